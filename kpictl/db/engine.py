@@ -1,0 +1,242 @@
+"""Engines, transactions, schema versioning and the translation of database errors.
+
+Everything that talks to a database goes through :func:`open_database`, which
+initialises or upgrades the schema on first use, refuses a schema from a newer
+kpictl, and turns driver errors into the kpictl error family (exit 3).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.pool import NullPool
+
+from kpictl.errors import DatabaseError, DatabaseUnavailable, KpictlError, LockTimeout, SchemaTooNew
+from kpictl.settings import DEFAULT_LOCK_TIMEOUT, Settings, mask_url
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+# Keys of PostgreSQL advisory locks (arbitrary, fixed): one serialises writers of range
+# files, one serialises schema migrations.
+SEED_LOCK_KEY = 0x6B7069_0001
+MIGRATE_LOCK_KEY = 0x6B7069_0002
+
+CONNECT_TIMEOUT_SECONDS = 5
+
+
+def known_revisions() -> list[str]:
+    """Revision ids this kpictl ships, oldest first (read from file names, no Alembic import)."""
+    names = os.listdir(MIGRATIONS_DIR / "versions")
+    return sorted(m.group(1) for n in names if (m := re.match(r"^(\d{4})_\w+\.py$", n)))
+
+
+def head_revision() -> str:
+    return known_revisions()[-1]
+
+
+def driver_url(url: str) -> URL:
+    """The URL with kpictl's driver: plain ``postgresql://`` means psycopg2."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg2")
+    return parsed
+
+
+def make_engine(settings: Settings, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> Engine:
+    """An engine for the settings' URL; SQLite gets foreign keys and explicit BEGINs."""
+    url = settings.database_url
+    try:
+        parsed = driver_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            engine = create_engine(
+                parsed, poolclass=NullPool, connect_args={"timeout": lock_timeout}
+            )
+            _configure_sqlite(engine)
+        elif parsed.get_backend_name() == "postgresql":
+            engine = create_engine(
+                parsed,
+                poolclass=NullPool,
+                connect_args={
+                    "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+                    "application_name": "kpictl",
+                },
+            )
+        else:
+            engine = create_engine(parsed, poolclass=NullPool)
+    except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError, ImportError, ValueError) as exc:
+        raise DatabaseUnavailable(
+            f"cannot use database URL {mask_url(url)}: {mask_url(str(exc))}",
+            hint="use a SQLAlchemy URL such as sqlite:///kpictl.db or postgresql://user@host/db",
+        ) from exc
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    # pysqlite's own transaction handling defers BEGIN and cannot BEGIN IMMEDIATE;
+    # take it over (the SQLAlchemy documentation's recipe) so that writers lock up front.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("kpictl_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def is_sqlite(bind: Engine | Connection) -> bool:
+    return bind.dialect.name == "sqlite"
+
+
+def is_postgresql(bind: Engine | Connection) -> bool:
+    return bind.dialect.name == "postgresql"
+
+
+@contextmanager
+def translate_errors(settings: Settings) -> Iterator[None]:
+    """Turn driver errors into kpictl errors (exit 3), with passwords masked."""
+    try:
+        yield
+    except KpictlError:
+        raise
+    except sa_exc.SQLAlchemyError as exc:
+        raise database_error(exc, settings) from exc
+
+
+def database_error(exc: sa_exc.SQLAlchemyError, settings: Settings) -> DatabaseError:
+    orig = getattr(exc, "orig", None)
+    detail = str(orig if orig is not None else exc).strip().splitlines()
+    message = mask_url(detail[0] if detail else type(exc).__name__)
+    for secret in settings.secrets():
+        message = message.replace(secret, "***")
+    pgcode = getattr(orig, "pgcode", None)
+    lowered = message.lower()
+    if pgcode == "55P03" or "database is locked" in lowered or "lock timeout" in lowered:
+        return LockTimeout(
+            f"could not obtain the database lock in time: {message}",
+            hint="another kpictl may be writing; retry, or raise --lock-timeout",
+        )
+    unreachable = (
+        "could not connect",
+        "connection refused",
+        "could not translate host",
+        "unable to open database file",
+        "timeout expired",
+        "does not exist",
+        "no password supplied",
+        "authentication failed",
+    )
+    if isinstance(exc, sa_exc.OperationalError) and any(s in lowered for s in unreachable):
+        return DatabaseUnavailable(f"cannot connect to {settings.safe_url}: {message}")
+    if isinstance(exc, sa_exc.IntegrityError):
+        return DatabaseError(f"the database rejected the write: {message}")
+    return DatabaseError(f"database error: {message}")
+
+
+def current_revision(conn: Connection) -> str | None:
+    """The schema revision recorded in the database, or None for a fresh database."""
+    if is_sqlite(conn):
+        exists = conn.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+        ).scalar()
+    else:
+        exists = conn.execute(text("SELECT to_regclass('alembic_version') IS NOT NULL")).scalar()
+    if not exists:
+        return None
+    return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+
+
+def ensure_schema(engine: Engine) -> str:
+    """Create or upgrade the schema when needed; refuse a newer one. Returns the revision."""
+    head = head_revision()
+    with engine.connect() as conn:
+        revision = current_revision(conn)
+        conn.rollback()
+    if revision == head:
+        return head
+    _check_known(revision)
+    return upgrade(engine)
+
+
+def _check_known(revision: str | None) -> None:
+    if revision is not None and revision not in known_revisions():
+        raise SchemaTooNew(
+            f"the database schema is at revision {revision}, newer than this kpictl "
+            f"understands (up to {head_revision()})",
+            hint="upgrade kpictl",
+        )
+
+
+def upgrade(engine: Engine) -> str:
+    """Run the migrations up to head (serialised across processes on PostgreSQL)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.connect() as conn:
+        if is_postgresql(conn):
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATE_LOCK_KEY})
+            conn.commit()
+        try:
+            _check_known(current_revision(conn))
+            conn.rollback()
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+            conn.commit()
+        finally:
+            if is_postgresql(conn):
+                conn.rollback()
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATE_LOCK_KEY})
+                conn.commit()
+    return head_revision()
+
+
+@contextmanager
+def open_database(
+    settings: Settings, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, migrate: bool = True
+) -> Iterator[Engine]:
+    """An engine with an up-to-date schema; driver errors inside become kpictl errors."""
+    with translate_errors(settings):
+        engine = make_engine(settings, lock_timeout=lock_timeout)
+        try:
+            if migrate:
+                ensure_schema(engine)
+            yield engine
+        finally:
+            engine.dispose()
+
+
+@contextmanager
+def write_transaction(engine: Engine, *, lock_timeout: float) -> Iterator[Connection]:
+    """One transaction that holds kpictl's write lock: concurrent writers never interleave.
+
+    PostgreSQL: a transaction-scoped advisory lock, waited for at most ``lock_timeout``.
+    SQLite: BEGIN IMMEDIATE, which takes the database's write lock up front (the busy
+    timeout given to the connection bounds the wait).
+    """
+    with engine.connect() as conn:
+        if is_sqlite(conn):
+            conn.execution_options(kpictl_write=True)
+        with conn.begin():
+            if is_postgresql(conn):
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(lock_timeout * 1000)}ms'")
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SEED_LOCK_KEY})
+                conn.exec_driver_sql("SET LOCAL lock_timeout = DEFAULT")
+            yield conn
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """One read transaction: a consistent snapshot for multi-query reads."""
+    with engine.connect() as conn, conn.begin():
+        yield conn

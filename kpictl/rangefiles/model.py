@@ -1,0 +1,224 @@
+"""Domain models of range files: plain dataclasses, no database, no YAML.
+
+These are what the strict loader produces and what planning, seeding, export and
+scoring consume.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+API_VERSION = "kpictl/v1"
+SUPPORTED_API_VERSIONS = (API_VERSION,)
+
+BAND_NAMES: tuple[str, ...] = ("critical", "risk", "healthy")
+BOUND_COLUMNS: tuple[str, ...] = (
+    "critical_min",
+    "critical_max",
+    "risk_min",
+    "risk_max",
+    "healthy_min",
+    "healthy_max",
+)
+RANGE_COLUMNS: tuple[str, ...] = (*BOUND_COLUMNS, "weight", "playbook")
+
+Better = Literal["higher", "lower", "none"]
+FileKind = Literal["catalog", "defaults", "customer"]
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    """A half-open interval [min, max); a missing bound is unbounded."""
+
+    min: float | None = None
+    max: float | None = None
+
+    def contains(self, value: float) -> bool:
+        return (self.min is None or value >= self.min) and (self.max is None or value < self.max)
+
+
+@dataclass(frozen=True, slots=True)
+class KpiRange:
+    """The reference ranges of one KPI in one scope."""
+
+    kpi_name: str
+    critical: Band | None = None
+    risk: Band | None = None
+    healthy: Band | None = None
+    weight: float = 1.0
+    playbook: str | None = None
+
+    def band(self, name: str) -> Band | None:
+        return getattr(self, name)  # type: ignore[no-any-return]
+
+    def row(self) -> dict[str, Any]:
+        """The columns of kpi_reference_ranges (without ids), bounds as floats."""
+        out: dict[str, Any] = {}
+        for name in BAND_NAMES:
+            band = self.band(name)
+            out[f"{name}_min"] = _num(band.min) if band else None
+            out[f"{name}_max"] = _num(band.max) if band else None
+        out["weight"] = float(self.weight)
+        out["playbook"] = self.playbook
+        return out
+
+    @classmethod
+    def from_row(cls, kpi_name: str, row: Any) -> KpiRange:
+        """Build from a mapping (or row) with the columns of kpi_reference_ranges."""
+        get = row.get if isinstance(row, dict) else lambda k: getattr(row, k)
+        bands: dict[str, Band | None] = {}
+        for name in BAND_NAMES:
+            lo, hi = get(f"{name}_min"), get(f"{name}_max")
+            bands[name] = None if lo is None and hi is None else Band(_num(lo), _num(hi))
+        weight = get("weight")
+        return cls(
+            kpi_name=kpi_name,
+            weight=1.0 if weight is None else float(weight),
+            playbook=get("playbook"),
+            **bands,
+        )
+
+
+def _num(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class KpiDef:
+    """One KPI of the catalog."""
+
+    name: str
+    unit: str
+    better: Better
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """The KPI catalog (kpis.yaml)."""
+
+    path: Path
+    kpis: dict[str, KpiDef]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.kpis
+
+
+@dataclass(frozen=True, slots=True)
+class Scoring:
+    """A file's scoring section (SPEC section 4)."""
+
+    model: Literal["ranges", "regression"]
+    points: dict[str, float] | None = None  # ranges: healthy/risk/critical
+    intercept: float | None = None  # regression
+    coefficients: dict[str, float] = field(default_factory=dict)  # regression
+    clamp: tuple[float, float] | None = None  # regression; None means the default 0..100
+
+    def to_dict(self) -> dict[str, Any]:
+        """The section as it is written in a file (and stored in the revision log)."""
+        out: dict[str, Any] = {"model": self.model}
+        if self.model == "ranges":
+            if self.points is not None:
+                out["points"] = dict(self.points)
+        else:
+            out["intercept"] = self.intercept
+            out["coefficients"] = dict(self.coefficients)
+            if self.clamp is not None:
+                out["clamp"] = {"min": self.clamp[0], "max": self.clamp[1]}
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Scoring:
+        clamp = data.get("clamp")
+        return cls(
+            model=data["model"],
+            points={k: float(v) for k, v in data["points"].items()} if data.get("points") else None,
+            intercept=None if data.get("intercept") is None else float(data["intercept"]),
+            coefficients={k: float(v) for k, v in (data.get("coefficients") or {}).items()},
+            clamp=(float(clamp["min"]), float(clamp["max"])) if clamp else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RangeFile:
+    """A valid defaults.yaml or customers/<slug>.yaml."""
+
+    path: Path
+    kind: Literal["defaults", "customer"]
+    version: int
+    ranges: dict[str, KpiRange]
+    customer: str | None = None  # the slug; None for defaults
+    name: str | None = None  # display name; defaults to the slug
+    scoring: Scoring | None = None
+    sha256: str = ""  # of the file's bytes
+
+    @property
+    def scope(self) -> str | None:
+        """The scope a file applies to: a customer slug, or None for the defaults."""
+        return self.customer
+
+    @property
+    def display_name(self) -> str | None:
+        return self.name or self.customer
+
+    def content(self) -> dict[str, Any]:
+        """The normalised content: what counts as a change (comments and layout don't)."""
+        return {
+            "apiVersion": API_VERSION,
+            "customer": self.customer,
+            "name": self.display_name,
+            "scoring": self.scoring.to_dict() if self.scoring else None,
+            "ranges": {k: self.ranges[k].row() for k in sorted(self.ranges)},
+        }
+
+    @property
+    def content_sha256(self) -> str:
+        return content_sha256(self.content())
+
+
+def content_sha256(content: dict[str, Any]) -> str:
+    data = json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One validation finding, located in a file."""
+
+    path: str
+    line: int | None
+    where: str  # dotted field path, e.g. ranges.error_rate_pct.risk.max ("" for the file)
+    message: str
+    severity: Severity = "error"
+
+    def __str__(self) -> str:
+        loc = self.path if self.line is None else f"{self.path}:{self.line}"
+        return f"{loc} {self.where}: {self.message}" if self.where else f"{loc}: {self.message}"
+
+
+@dataclass(slots=True)
+class RangeSet:
+    """Everything loaded from a ranges directory (or a selection of it)."""
+
+    catalog: Catalog | None
+    defaults: RangeFile | None = None
+    customers: dict[str, RangeFile] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    def files(self) -> list[RangeFile]:
+        """The defaults file first, then customers by slug."""
+        out = [self.defaults] if self.defaults else []
+        return out + [self.customers[s] for s in sorted(self.customers)]
