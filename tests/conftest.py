@@ -15,9 +15,7 @@ from typer.testing import CliRunner
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED_RANGES = REPO / "ranges"
-PG_ADMIN_URL = os.environ.get(
-    "KPICTL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
+PG_ADMIN_URL = os.environ.get("KPICTL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 

@@ -33,7 +33,9 @@ def test_init_creates_contract_tables_and_names(db_url: str) -> None:
         "health_scores",
         "alembic_version",
     } <= tables
-    uniques = {u["name"]: u["column_names"] for u in insp.get_unique_constraints("kpi_reference_ranges")}
+    uniques = {
+        u["name"]: u["column_names"] for u in insp.get_unique_constraints("kpi_reference_ranges")
+    }
     assert uniques["uq_customer_kpi_name"] == ["customer_id", "kpi_name"]
     indexes = {i["name"]: i["column_names"] for i in insp.get_indexes("kpi_reference_ranges")}
     assert indexes["idx_ref_range_customer_kpi"] == ["customer_id", "kpi_name"]

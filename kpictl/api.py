@@ -1,0 +1,304 @@
+"""The verbs of kpictl: what the CLI (and any other program) calls.
+
+Each verb takes the :class:`~kpictl.settings.Settings` first, does its work in one
+transaction, and returns a result object or raises a :class:`~kpictl.errors.KpictlError`.
+Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection
+
+from kpictl import store
+from kpictl.db import engine as db
+from kpictl.errors import (
+    RangeFilesInvalid,
+    UnknownCustomer,
+    UnknownKpi,
+    UsageError,
+    VersionRefused,
+)
+from kpictl.plan import Plan, plan_scope
+from kpictl.rangefiles import load_catalog, load_range_file, load_ranges
+from kpictl.rangefiles.model import KpiRange, Problem, RangeFile
+from kpictl.settings import DEFAULT_LOCK_TIMEOUT, Settings, applied_by
+
+SLUG_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+# -- init ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InitResult:
+    url: str
+    before: str | None  # schema revision before; None for a fresh database
+    after: str
+
+
+def init(settings: Settings) -> InitResult:
+    """Create or upgrade the schema."""
+    with db.translate_errors(settings):
+        engine = db.make_engine(settings)
+        try:
+            with engine.connect() as conn:
+                before = db.current_revision(conn)
+            after = db.ensure_schema(engine)
+        finally:
+            engine.dispose()
+    return InitResult(settings.safe_url, before, after)
+
+
+# -- seed ----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class SeedResult:
+    plan: Plan
+    applied: bool
+    dry_run: bool
+    warnings: list[Problem] = field(default_factory=list)
+
+
+def load_selection(
+    settings: Settings, *, customers: Sequence[str] = (), defaults: bool = False, all: bool = False
+) -> tuple[list[RangeFile], list[Problem]]:
+    """Load and validate the selected range files; raise if any is invalid."""
+    if not (customers or defaults or all):
+        raise UsageError("select what to apply: --customer SLUG, --defaults or --all")
+    for slug in customers:
+        if not SLUG_RE.match(slug):
+            raise UsageError(f"invalid customer slug {slug!r}")
+    ranges_dir = settings.ranges_dir
+    if all:
+        rangeset = load_ranges(
+            ranges_dir, defaults=(ranges_dir / "defaults.yaml").exists(), customers=None
+        )
+    else:
+        rangeset = load_ranges(
+            ranges_dir, defaults=defaults, customers=list(dict.fromkeys(customers)), require=True
+        )
+    if rangeset.errors:
+        raise RangeFilesInvalid(rangeset.errors)
+    return rangeset.files(), rangeset.warnings
+
+
+def build_plan(
+    conn: Connection, files: Sequence[RangeFile], *, prune: bool = False, force: bool = False
+) -> Plan:
+    """Compare files with the database: three queries, whatever the number of files."""
+    slugs = [f.customer for f in files if f.customer is not None]
+    known = store.customers_by_slug(conn, slugs)
+    scope_ids: list[int | None] = [known[s].customer_id for s in slugs if s in known]
+    if any(f.kind == "defaults" for f in files):
+        scope_ids.append(None)
+    stored = store.stored_ranges(conn, scope_ids)
+    recorded = store.latest_revisions(conn, scope_ids)
+    scopes = []
+    for file in files:
+        if file.customer is None:
+            scopes.append(
+                plan_scope(file, stored[None], recorded.get(None), prune=prune, force=force)
+            )
+            continue
+        customer = known.get(file.customer)
+        if customer is None:
+            scopes.append(plan_scope(file, {}, None, customer_exists=False, prune=prune))
+            continue
+        scopes.append(
+            plan_scope(
+                file,
+                stored[customer.customer_id],
+                recorded.get(customer.customer_id),
+                customer_name=customer.name,
+                prune=prune,
+                force=force,
+            )
+        )
+    return Plan(scopes)
+
+
+def seed(
+    settings: Settings,
+    *,
+    customers: Sequence[str] = (),
+    defaults: bool = False,
+    all: bool = False,
+    dry_run: bool = False,
+    prune: bool = False,
+    force: bool = False,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    on_plan: Callable[[Plan], None] | None = None,
+) -> SeedResult:
+    """Apply range files in one transaction: everything lands or nothing does.
+
+    ``on_plan`` is called with the plan before anything is written.
+    """
+    files, warnings = load_selection(settings, customers=customers, defaults=defaults, all=all)
+    with db.open_database(settings, lock_timeout=lock_timeout) as engine:
+        transaction = (
+            db.read_transaction(engine)
+            if dry_run
+            else db.write_transaction(engine, lock_timeout=lock_timeout)
+        )
+        with transaction as conn:
+            plan = build_plan(conn, files, prune=prune, force=force)
+            if on_plan is not None:
+                on_plan(plan)
+            if dry_run or not plan.writes_anything:
+                return SeedResult(plan, applied=False, dry_run=dry_run, warnings=warnings)
+            if plan.refusals:
+                reasons = [s.refusal for s in plan.refusals if s.refusal]
+                raise VersionRefused(
+                    "; ".join(reasons) + "; nothing was applied",
+                    hint="bump 'version' in the file, or use --force",
+                )
+            new = {
+                s.file.customer: s.file.display_name or s.file.customer
+                for s in plan.scopes
+                if s.file.customer is not None and not s.customer_exists
+            }
+            store.create_customers(conn, new)
+            store.rename_customers(
+                conn,
+                {
+                    s.file.customer: s.name_change[1]
+                    for s in plan.scopes
+                    if s.name_change and s.file.customer
+                },
+            )
+            ids = {
+                slug: c.customer_id
+                for slug, c in store.customers_by_slug(
+                    conn, [f.customer for f in files if f.customer]
+                ).items()
+            }
+            store.apply_plan(conn, plan, ids, applied_by=applied_by())
+    return SeedResult(plan, applied=True, dry_run=False, warnings=warnings)
+
+
+# -- list ----------------------------------------------------------------------------
+
+
+def _checked_kpi(settings: Settings, kpi: str | None) -> str | None:
+    """Refuse a KPI name the catalog does not know (when there is a readable catalog)."""
+    if kpi is None:
+        return None
+    catalog_path = settings.ranges_dir / "kpis.yaml"
+    if catalog_path.exists():
+        catalog, _problems = load_catalog(catalog_path, display=str(catalog_path))
+        if catalog is not None and kpi not in catalog:
+            raise UnknownKpi(f"unknown KPI {kpi!r}", hint=f"the catalog is {catalog_path}")
+    return kpi
+
+
+def file_defaults(settings: Settings) -> dict[str, KpiRange]:
+    """The defaults file's ranges (the ``file`` source), or nothing without a file."""
+    path = settings.ranges_dir / "defaults.yaml"
+    if not path.exists():
+        return {}
+    catalog_path = settings.ranges_dir / "kpis.yaml"
+    catalog, problems = load_catalog(catalog_path, display=str(catalog_path))
+    rangefile, file_problems = load_range_file(path, catalog, display=str(path))
+    errors = [p for p in problems + file_problems if p.severity == "error"]
+    if errors or rangefile is None:
+        raise RangeFilesInvalid(errors)
+    return rangefile.ranges
+
+
+def get_customer(conn: Connection, slug: str) -> store.Customer:
+    found = store.customers_by_slug(conn, [slug]).get(slug)
+    if found is None:
+        raise UnknownCustomer(
+            f"unknown customer {slug!r}", hint="'kpictl customers list' shows the customers"
+        )
+    return found
+
+
+def list_ranges(
+    settings: Settings,
+    *,
+    customer: str | None = None,
+    own: bool = False,
+    defaults: bool = False,
+    kpi: str | None = None,
+) -> list[store.RangeRow]:
+    """Stored ranges; with ``customer``, its effective ranges (or ``own`` rows only)."""
+    if own and customer is None:
+        raise UsageError("--own needs --customer")
+    if customer is not None and defaults:
+        raise UsageError("--customer and --defaults do not go together")
+    kpi = _checked_kpi(settings, kpi)
+    fallback = file_defaults(settings) if customer is not None and not own else None
+    with db.open_database(settings) as engine, db.read_transaction(engine) as conn:
+        if customer is None:
+            return store.list_stored(conn, defaults_only=defaults, kpi=kpi)
+        found = get_customer(conn, customer)
+        if own:
+            return store.list_stored(conn, customer_id=found.customer_id, kpi=kpi)
+        return store.effective_ranges(conn, found, file_defaults=fallback, kpi=kpi)
+
+
+# -- customers -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerInfo:
+    slug: str
+    name: str
+    created_at: str | None
+    own_ranges: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "slug": self.slug,
+            "name": self.name,
+            "created_at": self.created_at,
+            "own_ranges": self.own_ranges,
+        }
+
+
+def list_customers(settings: Settings) -> list[CustomerInfo]:
+    with db.open_database(settings) as engine, db.read_transaction(engine) as conn:
+        counts = store.customer_range_counts(conn)
+        found = store.customers_by_slug(conn)
+    return [
+        CustomerInfo(
+            c.slug,
+            c.name,
+            c.created_at.isoformat() if c.created_at else None,
+            counts.get(c.customer_id, 0),
+        )
+        for c in sorted(found.values(), key=lambda c: c.slug)
+    ]
+
+
+def add_customer(settings: Settings, slug: str, *, name: str | None = None) -> store.Customer:
+    if not SLUG_RE.match(slug):
+        raise UsageError(
+            f"invalid customer slug {slug!r}",
+            hint="lowercase letters, digits and '-', at most 63, not starting or ending with '-'",
+        )
+    with (
+        db.open_database(settings) as engine,
+        db.write_transaction(engine, lock_timeout=DEFAULT_LOCK_TIMEOUT) as conn,
+    ):
+        if store.customers_by_slug(conn, [slug]):
+            raise UsageError(f"customer {slug!r} already exists")
+        store.create_customers(conn, {slug: name or slug})
+        return store.customers_by_slug(conn, [slug])[slug]
+
+
+def remove_customer(settings: Settings, slug: str) -> store.Customer:
+    """Delete a customer; its ranges, observations, scores and revisions go with it."""
+    with (
+        db.open_database(settings) as engine,
+        db.write_transaction(engine, lock_timeout=DEFAULT_LOCK_TIMEOUT) as conn,
+    ):
+        found = get_customer(conn, slug)
+        store.delete_customer(conn, found.customer_id)
+        return found

@@ -1,0 +1,289 @@
+"""Reads and bulk writes against the kpictl schema. Set-based: no query per customer.
+
+Every function takes an open :class:`~sqlalchemy.Connection` inside the caller's
+transaction; none commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, delete, exists, func, insert, or_, select
+from sqlalchemy import update as sa_update
+
+from kpictl.db.schema import customers, kpi_reference_ranges, range_revisions
+from kpictl.plan import Plan, RecordedRevision, StoredRange
+from kpictl.rangefiles.model import RANGE_COLUMNS, KpiRange
+
+R = kpi_reference_ranges
+_RANGE_VALUE_COLUMNS = [R.c[c] for c in RANGE_COLUMNS]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# -- customers -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    customer_id: int
+    slug: str
+    name: str
+    created_at: datetime | None = None
+
+
+def customers_by_slug(
+    conn: Connection, slugs: Collection[str] | None = None
+) -> dict[str, Customer]:
+    """Customers keyed by slug: the given ones that exist, or all of them (one query)."""
+    query = select(
+        customers.c.customer_id, customers.c.slug, customers.c.name, customers.c.created_at
+    )
+    if slugs is not None:
+        if not slugs:
+            return {}
+        query = query.where(customers.c.slug.in_(list(slugs)))
+    return {row.slug: Customer(*row) for row in conn.execute(query)}
+
+
+def create_customers(conn: Connection, new: Mapping[str, str]) -> None:
+    """Insert customers (slug → display name) in one statement."""
+    if new:
+        now = utcnow()
+        conn.execute(
+            insert(customers),
+            [{"slug": slug, "name": name, "created_at": now} for slug, name in new.items()],
+        )
+
+
+def rename_customers(conn: Connection, names: Mapping[str, str]) -> None:
+    if names:
+        conn.execute(
+            sa_update(customers).where(customers.c.slug == bindparam("b_slug")),
+            [{"b_slug": slug, "name": name} for slug, name in names.items()],
+        )
+
+
+def delete_customer(conn: Connection, customer_id: int) -> None:
+    conn.execute(delete(customers).where(customers.c.customer_id == customer_id))
+
+
+def customer_range_counts(conn: Connection) -> dict[int, int]:
+    query = (
+        select(R.c.customer_id, func.count())
+        .where(R.c.customer_id.is_not(None))
+        .group_by(R.c.customer_id)
+    )
+    return {cid: n for cid, n in conn.execute(query)}
+
+
+# -- ranges --------------------------------------------------------------------------
+
+
+def stored_ranges(
+    conn: Connection, customer_ids: Iterable[int | None]
+) -> dict[int | None, dict[str, StoredRange]]:
+    """Rows of the given scopes (None: the system defaults), keyed by scope then KPI."""
+    ids = set(customer_ids)
+    clauses = []
+    real_ids = sorted(i for i in ids if i is not None)
+    if real_ids:
+        clauses.append(R.c.customer_id.in_(real_ids))
+    if None in ids:
+        clauses.append(R.c.customer_id.is_(None))
+    out: dict[int | None, dict[str, StoredRange]] = {i: {} for i in ids}
+    if not clauses:
+        return out
+    query = select(R.c.range_id, R.c.customer_id, R.c.kpi_name, *_RANGE_VALUE_COLUMNS).where(
+        or_(*clauses)
+    )
+    for row in conn.execute(query):
+        values = {c: getattr(row, c) for c in RANGE_COLUMNS}
+        out[row.customer_id][row.kpi_name] = StoredRange(row.range_id, row.kpi_name, values)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class RangeRow:
+    """A range as shown by ``list``: the row, its owner and where it comes from."""
+
+    customer: str | None  # owner slug; None for defaults and the defaults file
+    kpi_name: str
+    range: KpiRange
+    source: str  # "customer" | "default" | "file"
+
+    def as_dict(self) -> dict[str, Any]:
+        row = self.range.row()
+        return {"customer": self.customer, "kpi_name": self.kpi_name, **row, "source": self.source}
+
+
+def list_stored(
+    conn: Connection,
+    *,
+    customer_id: int | None = None,
+    defaults_only: bool = False,
+    kpi: str | None = None,
+) -> list[RangeRow]:
+    """Stored rows: all of them, the defaults only, or one customer's own rows."""
+    query = (
+        select(customers.c.slug, R.c.kpi_name, *_RANGE_VALUE_COLUMNS)
+        .select_from(R.outerjoin(customers, customers.c.customer_id == R.c.customer_id))
+        .order_by(customers.c.slug.is_not(None), customers.c.slug, R.c.kpi_name)
+    )
+    if defaults_only:
+        query = query.where(R.c.customer_id.is_(None))
+    elif customer_id is not None:
+        query = query.where(R.c.customer_id == customer_id)
+    if kpi is not None:
+        query = query.where(R.c.kpi_name == kpi)
+    return [
+        RangeRow(
+            row.slug,
+            row.kpi_name,
+            KpiRange.from_row(row.kpi_name, row),
+            "customer" if row.slug is not None else "default",
+        )
+        for row in conn.execute(query)
+    ]
+
+
+def effective_ranges(
+    conn: Connection,
+    customer: Customer,
+    *,
+    file_defaults: Mapping[str, KpiRange] | None = None,
+    kpi: str | None = None,
+) -> list[RangeRow]:
+    """The ranges that apply to one customer: exactly one row per KPI, sorted by KPI.
+
+    Per KPI: the customer's own row, else the system default row, else the defaults
+    file's range (source ``file``). One query; it can only return the customer's own
+    rows and the defaults, never another customer's.
+    """
+    own = R.alias("own")
+    query = select(R.c.customer_id, R.c.kpi_name, *_RANGE_VALUE_COLUMNS).where(
+        or_(
+            R.c.customer_id == customer.customer_id,
+            and_(
+                R.c.customer_id.is_(None),
+                ~exists().where(
+                    own.c.customer_id == customer.customer_id, own.c.kpi_name == R.c.kpi_name
+                ),
+            ),
+        )
+    )
+    if kpi is not None:
+        query = query.where(R.c.kpi_name == kpi)
+    rows: dict[str, RangeRow] = {}
+    for row in conn.execute(query):
+        if row.customer_id is not None and row.customer_id != customer.customer_id:
+            raise AssertionError("effective_ranges read a foreign row")  # defence in depth
+        is_own = row.customer_id == customer.customer_id
+        rows[row.kpi_name] = RangeRow(
+            customer.slug if is_own else None,
+            row.kpi_name,
+            KpiRange.from_row(row.kpi_name, row),
+            "customer" if is_own else "default",
+        )
+    for name, kpi_range in (file_defaults or {}).items():
+        if name not in rows and (kpi is None or name == kpi):
+            rows[name] = RangeRow(None, name, kpi_range, "file")
+    return [rows[k] for k in sorted(rows)]
+
+
+# -- revisions -----------------------------------------------------------------------
+
+
+def latest_revisions(
+    conn: Connection, customer_ids: Iterable[int | None]
+) -> dict[int | None, RecordedRevision]:
+    """The newest revision of each given scope (None: defaults), in one query."""
+    ids = set(customer_ids)
+    clauses = []
+    real_ids = sorted(i for i in ids if i is not None)
+    if real_ids:
+        clauses.append(range_revisions.c.customer_id.in_(real_ids))
+    if None in ids:
+        clauses.append(range_revisions.c.customer_id.is_(None))
+    if not clauses:
+        return {}
+    newest = (
+        select(func.max(range_revisions.c.revision_id))
+        .where(or_(*clauses))
+        .group_by(range_revisions.c.customer_id)
+    )
+    query = select(
+        range_revisions.c.customer_id,
+        range_revisions.c.version,
+        range_revisions.c.sha256,
+        range_revisions.c.content_sha256,
+    ).where(range_revisions.c.revision_id.in_(newest))
+    return {
+        row.customer_id: RecordedRevision(row.version, row.sha256, row.content_sha256)
+        for row in conn.execute(query)
+    }
+
+
+# -- applying a plan -----------------------------------------------------------------
+
+
+def apply_plan(
+    conn: Connection, plan: Plan, customer_ids: Mapping[str, int], *, applied_by: str
+) -> None:
+    """Write a plan with bulk statements: one per kind of change, for all scopes at once."""
+    now = utcnow()
+    adds: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    removes: list[int] = []
+    revisions: list[dict[str, Any]] = []
+    for scope in plan.scopes:
+        if not scope.needs_revision:
+            continue
+        cid = customer_ids[scope.scope] if scope.scope is not None else None
+        for change in scope.changes:
+            if change.action == "add":
+                adds.append(
+                    {
+                        "customer_id": cid,
+                        "kpi_name": change.kpi_name,
+                        **(change.row or {}),
+                        "updated_at": now,
+                    }
+                )
+            elif change.action == "change":
+                updates.append(
+                    {"b_range_id": change.range_id, **(change.row or {}), "updated_at": now}
+                )
+            elif change.action == "remove":
+                assert change.range_id is not None
+                removes.append(change.range_id)
+        file = scope.file
+        revisions.append(
+            {
+                "customer_id": cid,
+                "scope": scope.scope,
+                "version": file.version,
+                "sha256": file.sha256,
+                "content_sha256": file.content_sha256,
+                "applied_at": now,
+                "applied_by": applied_by,
+                "adds": scope.count("add"),
+                "changes": scope.count("change"),
+                "removes": scope.count("remove"),
+                "scoring": file.scoring.to_dict() if file.scoring else None,
+                "content": file.content(),
+            }
+        )
+    if removes:
+        conn.execute(delete(R).where(R.c.range_id.in_(removes)))
+    if updates:
+        conn.execute(sa_update(R).where(R.c.range_id == bindparam("b_range_id")), updates)
+    if adds:
+        conn.execute(insert(R), adds)
+    if revisions:
+        conn.execute(insert(range_revisions), revisions)
