@@ -1,0 +1,30 @@
+"""Range files without a database: strict YAML, validation, the domain models."""
+
+from kpictl.rangefiles.loader import load_catalog, load_range_file, load_ranges, validate_paths
+from kpictl.rangefiles.model import (
+    API_VERSION,
+    Band,
+    Catalog,
+    KpiDef,
+    KpiRange,
+    Problem,
+    RangeFile,
+    RangeSet,
+    Scoring,
+)
+
+__all__ = [
+    "API_VERSION",
+    "Band",
+    "Catalog",
+    "KpiDef",
+    "KpiRange",
+    "Problem",
+    "RangeFile",
+    "RangeSet",
+    "Scoring",
+    "load_catalog",
+    "load_range_file",
+    "load_ranges",
+    "validate_paths",
+]

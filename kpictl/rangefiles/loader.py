@@ -1,0 +1,777 @@
+"""Range files: read strictly, check every rule of SPEC section 1, build the models.
+
+Nothing here touches a database or prints. Every check collects its Problems and
+carries on, so one run reports everything that is wrong with a file (and with every
+file of a directory); a file is built into a model only when it has no error.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import itertools
+import math
+import os
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from kpictl.errors import RangeFileMissing
+from kpictl.rangefiles.model import (
+    API_VERSION,
+    BAND_NAMES,
+    SUPPORTED_API_VERSIONS,
+    Band,
+    Catalog,
+    KpiDef,
+    KpiRange,
+    Problem,
+    RangeFile,
+    RangeSet,
+    Scoring,
+)
+from kpictl.rangefiles.yamlstrict import MAX_BYTES, KeyPath, StrictYamlError, read_yaml
+
+CATALOG_FILE = "kpis.yaml"
+DEFAULTS_FILE = "defaults.yaml"
+CUSTOMERS_DIR = "customers"
+
+SLUG_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+KPI_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,62}")
+PLAYBOOK_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,99}")
+MAX_VERSION = 2**31 - 1  # the revision log stores it in an INTEGER column
+
+_API_VERSION_RE = re.compile(r"kpictl/v([0-9]+)")
+_BETTER = ("higher", "lower", "none")
+_MODELS = ("ranges", "regression")
+
+_CATALOG_KEYS = ("apiVersion", "kpis")
+_KPI_DEF_KEYS = ("unit", "better", "description")
+_DEFAULTS_KEYS = ("apiVersion", "version", "scoring", "ranges")
+_CUSTOMER_KEYS = ("apiVersion", "customer", "name", "version", "scoring", "ranges")
+_KPI_RANGE_KEYS = (*BAND_NAMES, "weight", "playbook")
+_BAND_KEYS = ("min", "max")
+_RANGES_SCORING_KEYS = ("model", "points")
+_REGRESSION_KEYS = ("model", "intercept", "coefficients", "clamp")
+_POINTS_KEYS = ("healthy", "risk", "critical")
+
+_SLUG_RULE = "lowercase letters, digits and '-', 1-63 characters, not starting or ending with '-'"
+_KPI_NAME_RULE = "a lowercase letter, then up to 62 lowercase letters, digits or '_'"
+_PLAYBOOK_RULE = "lowercase letters, digits, '_', '.' and '-', up to 100 characters"
+
+
+# -- public API ----------------------------------------------------------------------
+
+
+def load_catalog(path: Path, *, display: str | None = None) -> tuple[Catalog | None, list[Problem]]:
+    """Read and check a KPI catalog; the Catalog is None when the file has an error."""
+    check, data = _open(path, display, None)
+    if data is None or not check.api_version(data):
+        return None, check.finish()
+    kpis = check.catalog(data)
+    problems = check.finish()
+    if kpis is None or _has_error(problems):
+        return None, problems
+    return Catalog(path=path, kpis=kpis), problems
+
+
+def load_range_file(
+    path: Path,
+    catalog: Catalog | None,
+    *,
+    display: str | None = None,
+    data: bytes | None = None,
+) -> tuple[RangeFile | None, list[Problem]]:
+    """Read and check defaults.yaml (by its name) or a customer file (any other name).
+
+    Returns (None, problems) when the file has an error, else (RangeFile, warnings).
+    Without a catalog the file is checked for structure only: whether its KPIs exist
+    and whether their bands agree with ``better`` cannot be known.
+    """
+    check, content = _open(path, display, data)
+    if content is None or not check.api_version(content):
+        return None, check.finish()
+    built = check.range_file(content, path, catalog)
+    problems = check.finish()
+    if built is None or _has_error(problems):
+        return None, problems
+    return built, problems
+
+
+def load_ranges(
+    ranges_dir: Path,
+    *,
+    defaults: bool = True,
+    customers: Iterable[str] | None = None,
+    require: bool = False,
+) -> RangeSet:
+    """Load the catalog, the defaults file and customer files (None: all) of a ranges dir.
+
+    Every problem of every file is collected; files with an error are left out of the
+    set. With ``require``, a requested defaults or customer file that does not exist
+    raises RangeFileMissing before anything is read.
+    """
+    if not ranges_dir.is_dir():
+        what = "not a directory" if ranges_dir.exists() else "no such directory"
+        raise RangeFileMissing(
+            f"{ranges_dir}: {what}", hint="set --ranges or KPICTL_RANGES_DIR to the ranges dir"
+        )
+    customers_dir = ranges_dir / CUSTOMERS_DIR
+    defaults_path = ranges_dir / DEFAULTS_FILE
+    extra: list[Problem] = []
+    if customers is None:
+        slugs, extra = _customer_slugs(customers_dir)
+    else:
+        slugs = list(dict.fromkeys(customers))
+        bad = [slug for slug in slugs if not SLUG_RE.fullmatch(slug)]
+        if bad and require:
+            raise RangeFileMissing(
+                f"{bad[0]!r} is not a valid customer slug ({_SLUG_RULE}): it names no file"
+            )
+        # A slug that is not one names no file here (think "../defaults").
+        slugs = [slug for slug in slugs if slug not in bad]
+    wanted = [(slug, customers_dir / f"{slug}.yaml") for slug in slugs]
+    if require:
+        needed = ([defaults_path] if defaults else []) + [p for _, p in wanted]
+        for path in needed:
+            if not path.is_file():
+                raise RangeFileMissing(f"{path}: no such file")
+    catalog, problems = load_catalog(ranges_dir / CATALOG_FILE)
+    rangeset = RangeSet(catalog=catalog, problems=problems)
+    if defaults and defaults_path.is_file():
+        rangefile, found = load_range_file(defaults_path, catalog)
+        rangeset.problems += found
+        rangeset.defaults = rangefile
+    for slug, path in wanted:
+        if not path.is_file():
+            continue
+        rangefile, found = load_range_file(path, catalog)
+        rangeset.problems += found
+        if rangefile is not None:
+            rangeset.customers[slug] = rangefile
+    rangeset.problems += extra
+    return rangeset
+
+
+def validate_paths(paths: Sequence[Path], ranges_dir: Path) -> list[Problem]:
+    """Check files and directories (walked for *.yaml and *.yml) without a database.
+
+    A file named kpis.yaml is checked as a catalog; every other file is checked
+    against the catalog of ``ranges_dir``, whose own problems are reported too.
+    No paths: the whole ranges dir.
+    """
+    if not paths:
+        if not ranges_dir.exists():
+            raise RangeFileMissing(
+                f"{ranges_dir}: no such directory",
+                hint="set --ranges or KPICTL_RANGES_DIR, or name the files to check",
+            )
+        paths = [ranges_dir]
+    for path in paths:
+        if not path.exists():
+            raise RangeFileMissing(f"{path}: no such file or directory")
+    files = _collect_files(paths)
+
+    catalog_path = ranges_dir / CATALOG_FILE
+    catalog, catalog_problems = load_catalog(catalog_path)
+    catalog_key = _identity(catalog_path)
+    problems: list[Problem] = []
+    catalog_reported = False
+    range_files = 0
+    for path in files:
+        if path.name == CATALOG_FILE:
+            if catalog_key is not None and _identity(path) == catalog_key:
+                catalog_reported = True
+            problems += load_catalog(path, display=str(path))[1]
+        else:
+            range_files += 1
+            problems += load_range_file(path, catalog, display=str(path))[1]
+    if range_files and not catalog_reported:
+        problems[:0] = catalog_problems
+    return problems
+
+
+# -- files -----------------------------------------------------------------------------
+
+
+def _open(path: Path, display: str | None, data: bytes | None) -> tuple[_Check, dict | None]:
+    """Read the bytes (unless given) and the YAML; None when there is nothing to check."""
+    shown = str(path) if display is None else display
+    if data is None:
+        try:
+            with path.open("rb") as stream:
+                data = stream.read(MAX_BYTES + 1)
+        except FileNotFoundError:
+            return _Check.failed(shown, "no such file"), None
+        except OSError as exc:
+            return _Check.failed(shown, f"cannot read: {exc.strerror or exc}"), None
+    try:
+        doc = read_yaml(data)
+    except StrictYamlError as exc:
+        return _Check.failed(shown, exc.message, exc.line), None
+    check = _Check(shown, doc.lines, data)
+    for issue in doc.issues:
+        check.error(issue.path, issue.message, line=issue.line)
+    return check, doc.data
+
+
+def _customer_slugs(customers_dir: Path) -> tuple[list[str], list[Problem]]:
+    if not customers_dir.is_dir():
+        return [], []
+    slugs, problems = [], []
+    for entry in sorted(customers_dir.iterdir()):
+        if entry.name.startswith(".") or not entry.is_file():
+            continue
+        if entry.suffix == ".yaml":
+            slugs.append(entry.stem)
+        elif entry.suffix == ".yml":
+            problems.append(
+                Problem(
+                    str(entry),
+                    None,
+                    "",
+                    f"ignored: customer files are named <slug>.yaml (rename to {entry.stem}.yaml)",
+                    "warning",
+                )
+            )
+    return slugs, problems
+
+
+def _collect_files(paths: Sequence[Path]) -> list[Path]:
+    """Files as given, directories walked in sorted order; each file once."""
+    out: list[Path] = []
+    seen: set[object] = set()
+    for path in paths:
+        found = [path] if not path.is_dir() else _walk(path)
+        for file in found:
+            key = _identity(file) or file
+            if key not in seen:
+                seen.add(key)
+                out.append(file)
+    return out
+
+
+def _walk(directory: Path) -> list[Path]:
+    out = []
+    for root, dirs, names in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        base = Path(root)
+        out += [
+            base / name
+            for name in sorted(names)
+            if name.endswith((".yaml", ".yml")) and not name.startswith(".")
+        ]
+    return out
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def _has_error(problems: list[Problem]) -> bool:
+    return any(p.severity == "error" for p in problems)
+
+
+# -- the checks ------------------------------------------------------------------------
+
+
+class _Check:
+    """The problems of one file, located by the key paths of its YAML."""
+
+    __slots__ = ("data", "display", "lines", "problems")
+
+    def __init__(self, display: str, lines: dict[KeyPath, int], data: bytes) -> None:
+        self.display = display
+        self.lines = lines
+        self.data = data
+        self.problems: list[Problem] = []
+
+    @classmethod
+    def failed(cls, display: str, message: str, line: int | None = None) -> _Check:
+        check = cls(display, {}, b"")
+        check.problems.append(Problem(display, line, "", message))
+        return check
+
+    def finish(self) -> list[Problem]:
+        """The problems in the order of their lines (file-wide ones first)."""
+        return sorted(self.problems, key=lambda p: p.line or 0)
+
+    def line(self, path: KeyPath) -> int | None:
+        lines = self.lines
+        while path not in lines:
+            if not path:
+                return None
+            path = path[:-1]
+        return lines[path]
+
+    def error(self, path: KeyPath, message: str, *, line: int | None = None) -> None:
+        self.problems.append(
+            Problem(self.display, line or self.line(path), _where(path), message, "error")
+        )
+
+    def warning(self, path: KeyPath, message: str) -> None:
+        self.problems.append(
+            Problem(self.display, self.line(path), _where(path), message, "warning")
+        )
+
+    # -- generic shapes --
+
+    def mapping(self, value: Any, path: KeyPath, what: str = "a mapping") -> dict | None:
+        if isinstance(value, dict):
+            return value
+        self.error(path, f"must be {what}, got {describe(value)}")
+        return None
+
+    def keys(
+        self,
+        mapping: dict,
+        path: KeyPath,
+        allowed: Sequence[str],
+        required: Sequence[str] = (),
+        *,
+        refused: dict[str, str] | None = None,
+    ) -> None:
+        """Unknown keys (typo protection) and missing required ones."""
+        for key in mapping:
+            if key in allowed:
+                continue
+            if refused and key in refused:
+                self.error((*path, key), refused[key])
+                continue
+            hint = _close(key, allowed)
+            self.error(
+                (*path, key),
+                f"unknown key; did you mean {hint!r}?"
+                if hint
+                else f"unknown key (allowed: {', '.join(allowed)})",
+            )
+        for key in required:
+            if key not in mapping:
+                self.error((*path, key), "required key is missing")
+
+    def number(self, value: Any, path: KeyPath) -> float | None:
+        """A finite number (not a boolean, not a string), as a float."""
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.error(path, f"must be a number, got {describe(value)}")
+            return None
+        try:
+            as_float = float(value)
+        except OverflowError:
+            as_float = math.inf
+        if not math.isfinite(as_float):
+            self.error(path, f"must be a finite number, got {describe(value)}")
+            return None
+        return as_float
+
+    def string(self, value: Any, path: KeyPath) -> str | None:
+        if isinstance(value, str) and value.strip():
+            return value
+        self.error(path, f"must be a non-empty string, got {describe(value)}")
+        return None
+
+    # -- apiVersion --
+
+    def api_version(self, data: dict) -> bool:
+        """Check apiVersion first; False when the file is of a format this kpictl can't read."""
+        path: KeyPath = ("apiVersion",)
+        if "apiVersion" not in data:
+            self.error(path, f"required key is missing (expected apiVersion: {API_VERSION})")
+            return True
+        value = data["apiVersion"]
+        if not isinstance(value, str):
+            self.error(path, f"must be the string {API_VERSION}, got {describe(value)}")
+            return True
+        if value in SUPPORTED_API_VERSIONS:
+            return True
+        readable = ", ".join(SUPPORTED_API_VERSIONS)
+        match = _API_VERSION_RE.fullmatch(value)
+        if match:
+            newer = int(match.group(1)) > max(
+                int(v.rsplit("/v", 1)[1]) for v in SUPPORTED_API_VERSIONS
+            )
+            message = f"apiVersion {value} is not one this kpictl reads ({readable})"
+            self.error(path, message + ("; upgrade kpictl" if newer else ""))
+            return False
+        self.error(path, f"unknown apiVersion {value!r} (expected {API_VERSION})")
+        return True
+
+    # -- the catalog --
+
+    def catalog(self, data: dict) -> dict[str, KpiDef] | None:
+        self.keys(data, (), _CATALOG_KEYS, _CATALOG_KEYS)
+        if "kpis" not in data:
+            return None
+        kpis = self.mapping(data["kpis"], ("kpis",), "a mapping of KPI names to definitions")
+        if kpis is None:
+            return None
+        out: dict[str, KpiDef] = {}
+        for name, spec in kpis.items():
+            path: KeyPath = ("kpis", name)
+            name_ok = isinstance(name, str) and KPI_NAME_RE.fullmatch(name)
+            if not name_ok:
+                self.error(path, f"KPI name {name!r} is not valid: {_KPI_NAME_RULE}")
+            spec = self.mapping(spec, path, "a mapping with unit, better and description")
+            if spec is None:
+                continue
+            self.keys(spec, path, _KPI_DEF_KEYS, ("unit", "better"))
+            unit = self.string(spec["unit"], (*path, "unit")) if "unit" in spec else None
+            better = spec.get("better")
+            if "better" in spec and better not in _BETTER:
+                self.error(
+                    (*path, "better"), f"must be higher, lower or none, got {describe(better)}"
+                )
+                better = None
+            description = spec.get("description")
+            if "description" in spec:
+                description = self.string(description, (*path, "description"))
+            if name_ok and unit is not None and better is not None:
+                out[name] = KpiDef(name=name, unit=unit, better=better, description=description)
+        return out
+
+    # -- defaults and customer files --
+
+    def range_file(self, data: dict, path: Path, catalog: Catalog | None) -> RangeFile | None:
+        is_defaults = path.name == DEFAULTS_FILE
+        if is_defaults:
+            only = "not allowed in defaults.yaml (customer files only)"
+            self.keys(
+                data,
+                (),
+                _DEFAULTS_KEYS,
+                ("version", "ranges"),
+                refused={"customer": only, "name": only},
+            )
+        else:
+            self.keys(data, (), _CUSTOMER_KEYS, ("customer", "version", "ranges"))
+
+        slug = name = None
+        if not is_defaults:
+            slug = self.customer(data, path.stem)
+            if "name" in data:
+                name = self.string(data["name"], ("name",))
+        version = self.version(data)
+        scoring = self.scoring(data["scoring"], catalog) if "scoring" in data else None
+        ranges: dict[str, KpiRange] | None = None
+        if "ranges" in data:
+            ranges = self.ranges(data["ranges"], catalog)
+
+        if version is None or ranges is None or (not is_defaults and slug is None):
+            return None
+        return RangeFile(
+            path=path,
+            kind="defaults" if is_defaults else "customer",
+            version=version,
+            ranges=ranges,
+            customer=slug,
+            name=None if is_defaults else (name or slug),
+            scoring=scoring,
+            sha256=hashlib.sha256(self.data).hexdigest(),
+        )
+
+    def customer(self, data: dict, stem: str) -> str | None:
+        if "customer" not in data:
+            return None
+        path: KeyPath = ("customer",)
+        slug = data["customer"]
+        if not isinstance(slug, str):
+            self.error(path, f"must be the customer's slug (a string), got {describe(slug)}")
+            return None
+        if not SLUG_RE.fullmatch(slug):
+            self.error(path, f"{slug!r} is not a valid slug: {_SLUG_RULE}")
+            return None
+        if slug != stem:
+            self.error(
+                path,
+                f"{slug!r} must equal the file name's stem {stem!r} "
+                f"(a customer's file is customers/<slug>.yaml)",
+            )
+            return None
+        return slug
+
+    def version(self, data: dict) -> int | None:
+        if "version" not in data:
+            return None
+        value = data["version"]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            self.error(("version",), f"must be a positive integer, got {describe(value)}")
+            return None
+        if value > MAX_VERSION:
+            self.error(("version",), f"must be at most {MAX_VERSION}, got {value}")
+            return None
+        return value
+
+    def ranges(self, value: Any, catalog: Catalog | None) -> dict[str, KpiRange] | None:
+        ranges = self.mapping(value, ("ranges",), "a mapping of KPI names to bands")
+        if ranges is None:
+            return None
+        out: dict[str, KpiRange] = {}
+        for kpi, spec in ranges.items():
+            built = self.kpi_range(kpi, spec, catalog)
+            if built is not None:
+                out[kpi] = built
+        return out
+
+    def kpi_name(self, name: Any, path: KeyPath, catalog: Catalog | None) -> KpiDef | None:
+        """The catalog's definition; reports a KPI that is not in it (or not a valid name)."""
+        if catalog is None:
+            if not (isinstance(name, str) and KPI_NAME_RE.fullmatch(name)):
+                self.error(path, f"KPI name {name!r} is not valid: {_KPI_NAME_RULE}")
+            return None
+        kpi = catalog.kpis.get(name) if isinstance(name, str) else None
+        if kpi is None:
+            hint = _close(name, catalog.kpis)
+            self.error(
+                path,
+                f"unknown KPI {name!r}: not in the catalog {catalog.path}"
+                + (f"; did you mean {hint!r}?" if hint else ""),
+            )
+        return kpi
+
+    def kpi_range(self, kpi: Any, value: Any, catalog: Catalog | None) -> KpiRange | None:
+        path: KeyPath = ("ranges", kpi)
+        errors_before = len(self.problems)
+        definition = self.kpi_name(kpi, path, catalog)
+        spec = self.mapping(value, path, "a mapping of bands (critical, risk, healthy)")
+        if spec is None:
+            return None
+        self.keys(spec, path, _KPI_RANGE_KEYS)
+
+        bands: dict[str, Band] = {}
+        present = [name for name in BAND_NAMES if name in spec]
+        for name in present:
+            band = self.band(spec[name], (*path, name))
+            if band is not None:
+                bands[name] = band
+        if not present:
+            self.error(path, "needs at least one band: critical, risk or healthy")
+        elif len(bands) == len(present):
+            self.band_layout(kpi, bands, definition)
+
+        weight = 1.0
+        if "weight" in spec:
+            number = self.number(spec["weight"], (*path, "weight"))
+            if number is not None and number < 0:
+                self.error((*path, "weight"), f"must be >= 0, got {_fmt(number)}")
+            weight = number if number is not None else weight
+
+        playbook = spec.get("playbook")
+        if "playbook" in spec and not (
+            isinstance(playbook, str) and PLAYBOOK_RE.fullmatch(playbook)
+        ):
+            self.error(
+                (*path, "playbook"),
+                f"must be a playbook name ({_PLAYBOOK_RULE}), got {describe(playbook)}",
+            )
+
+        if _has_error(self.problems[errors_before:]):
+            return None
+        return KpiRange(kpi_name=kpi, weight=weight, playbook=playbook, **bands)
+
+    def band(self, value: Any, path: KeyPath) -> Band | None:
+        spec = self.mapping(value, path, "a mapping with min and/or max")
+        if spec is None:
+            return None
+        self.keys(spec, path, _BAND_KEYS)
+        if "min" not in spec and "max" not in spec:
+            self.error(path, "needs min, max or both (a missing bound is unbounded)")
+            return None
+        low = self.number(spec["min"], (*path, "min")) if "min" in spec else None
+        high = self.number(spec["max"], (*path, "max")) if "max" in spec else None
+        if ("min" in spec and low is None) or ("max" in spec and high is None):
+            return None
+        if low is not None and high is not None and low >= high:
+            self.error(path, f"min {_fmt(low)} must be less than max {_fmt(high)}")
+            return None
+        return Band(low, high)
+
+    def band_layout(self, kpi: str, bands: dict[str, Band], definition: KpiDef | None) -> None:
+        """Overlaps and contradictions of ``better`` are errors; gaps are warnings."""
+        path: KeyPath = ("ranges", kpi)
+        names = [n for n in BAND_NAMES if n in bands]
+        overlapping = False
+        for i, first in enumerate(names):
+            for second in names[i + 1 :]:
+                a, b = bands[first], bands[second]
+                if _low(a) < _high(b) and _low(b) < _high(a):
+                    overlapping = True
+                    self.error(
+                        path,
+                        f"bands {first} {_interval(a)} and {second} {_interval(b)} overlap",
+                        line=self.line((*path, second)),
+                    )
+        if overlapping:
+            return
+        if definition is not None and definition.better != "none":
+            self.band_order(path, bands, definition.better)
+        ordered = sorted(names, key=lambda n: _low(bands[n]))
+        for below, above in itertools.pairwise(ordered):
+            end, start = _high(bands[below]), _low(bands[above])
+            if end < start:
+                self.warning(
+                    path,
+                    f"gap between {below} {_interval(bands[below])} and "
+                    f"{above} {_interval(bands[above])}: a value from {_fmt(end)} up to "
+                    f"{_fmt(start)} is in no band (status unknown)",
+                )
+
+    def band_order(self, path: KeyPath, bands: dict[str, Band], better: str) -> None:
+        # Worst to best: with better "higher" each band must lie below the next one.
+        pairs = (("critical", "healthy"), ("critical", "risk"), ("risk", "healthy"))
+        for worse, best in pairs:
+            if worse not in bands or best not in bands:
+                continue
+            low, high = (worse, best) if better == "higher" else (best, worse)
+            if _high(bands[low]) > _low(bands[high]):
+                side = "above" if better == "higher" else "below"
+                self.error(
+                    path,
+                    f"contradicts better: {better} ({best} must lie {side} {worse}); "
+                    f"here {worse} is {_interval(bands[worse])} and "
+                    f"{best} is {_interval(bands[best])}",
+                )
+                return
+
+    # -- scoring --
+
+    def scoring(self, value: Any, catalog: Catalog | None) -> Scoring | None:
+        path: KeyPath = ("scoring",)
+        spec = self.mapping(value, path, "a mapping with model and its parameters")
+        if spec is None:
+            return None
+        if "model" not in spec:
+            self.error((*path, "model"), "required key is missing (ranges or regression)")
+            return None
+        model = spec["model"]
+        if model not in _MODELS:
+            self.error(
+                (*path, "model"), f"unknown model {describe(model)} (expected ranges or regression)"
+            )
+            return None
+        errors_before = len(self.problems)
+        if model == "ranges":
+            self.keys(spec, path, _RANGES_SCORING_KEYS)
+            points = None
+            if "points" in spec:
+                points = self.points(spec["points"], (*path, "points"))
+            if len(self.problems) > errors_before:
+                return None
+            return Scoring(model="ranges", points=points)
+
+        self.keys(spec, path, _REGRESSION_KEYS, ("intercept", "coefficients"))
+        intercept = None
+        if "intercept" in spec:
+            intercept = self.number(spec["intercept"], (*path, "intercept"))
+        coefficients = {}
+        if "coefficients" in spec:
+            coefficients = self.coefficients(spec["coefficients"], (*path, "coefficients"), catalog)
+        clamp = self.clamp(spec["clamp"], (*path, "clamp")) if "clamp" in spec else None
+        if len(self.problems) > errors_before:
+            return None
+        return Scoring(
+            model="regression", intercept=intercept, coefficients=coefficients, clamp=clamp
+        )
+
+    def points(self, value: Any, path: KeyPath) -> dict[str, float] | None:
+        spec = self.mapping(value, path, "a mapping with healthy, risk and critical")
+        if spec is None:
+            return None
+        self.keys(spec, path, _POINTS_KEYS, _POINTS_KEYS)
+        out = {}
+        for name in _POINTS_KEYS:
+            if name in spec:
+                number = self.number(spec[name], (*path, name))
+                if number is not None:
+                    out[name] = number
+        return out
+
+    def coefficients(self, value: Any, path: KeyPath, catalog: Catalog | None) -> dict[str, float]:
+        spec = self.mapping(value, path, "a mapping of KPI names to numbers")
+        if spec is None:
+            return {}
+        if not spec:
+            self.error(path, "must name at least one KPI")
+        out = {}
+        for kpi, coefficient in spec.items():
+            self.kpi_name(kpi, (*path, kpi), catalog)
+            number = self.number(coefficient, (*path, kpi))
+            if number is not None and isinstance(kpi, str):
+                out[kpi] = number
+        return out
+
+    def clamp(self, value: Any, path: KeyPath) -> tuple[float, float] | None:
+        spec = self.mapping(value, path, "a mapping with min and max")
+        if spec is None:
+            return None
+        self.keys(spec, path, _BAND_KEYS, _BAND_KEYS)
+        low = self.number(spec["min"], (*path, "min")) if "min" in spec else None
+        high = self.number(spec["max"], (*path, "max")) if "max" in spec else None
+        if low is None or high is None:
+            return None
+        if low >= high:
+            self.error(path, f"min {_fmt(low)} must be less than max {_fmt(high)}")
+            return None
+        return low, high
+
+
+# -- wording -----------------------------------------------------------------------------
+
+
+def describe(value: Any) -> str:
+    """A value as a message shows it: its YAML kind, then the value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean {'true' if value else 'false'}"
+    if isinstance(value, int):
+        text = str(value) if value.bit_length() < 200 else "(a very large integer)"
+        return f"integer {text}"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ".nan"
+        if math.isinf(value):
+            return ".inf" if value > 0 else "-.inf"
+        return f"number {_fmt(value)}"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"string {shown!r}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+def _fmt(number: float) -> str:
+    if number.is_integer() and abs(number) < 1e15:
+        return str(int(number))
+    return repr(number)
+
+
+def _low(band: Band) -> float:
+    return -math.inf if band.min is None else band.min
+
+
+def _high(band: Band) -> float:
+    return math.inf if band.max is None else band.max
+
+
+def _interval(band: Band) -> str:
+    low = "-inf" if band.min is None else _fmt(band.min)
+    high = "inf" if band.max is None else _fmt(band.max)
+    return f"[{low}, {high})"
+
+
+def _where(path: KeyPath) -> str:
+    return ".".join(str(part) for part in path)
+
+
+def _close(word: Any, candidates: Iterable[str]) -> str | None:
+    if not isinstance(word, str):
+        return None
+    found = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.75)
+    return found[0] if found else None
