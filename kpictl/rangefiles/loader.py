@@ -697,6 +697,11 @@ class _Check:
             self.error(path, "must name at least one KPI")
         out = {}
         for kpi, coefficient in spec.items():
+            if kpi == "health_score":
+                # the score is computed, never an input (SPEC section 4): such a model
+                # could never be evaluated
+                self.error((*path, kpi), "health_score is the model's output, not an input")
+                continue
             self.kpi_name(kpi, (*path, kpi), catalog)
             number = self.number(coefficient, (*path, kpi))
             if number is not None and isinstance(kpi, str):

@@ -105,6 +105,12 @@ BAD = [
     ),
     ("unknown-model", GOOD + "scoring: {model: neural}\n", "scoring.model", "unknown model"),
     (
+        "coefficient-on-health-score",
+        GOOD + "scoring: {model: regression, intercept: 1, coefficients: {health_score: 1}}\n",
+        "scoring.coefficients.health_score",
+        "output, not an input",
+    ),
+    (
         "coefficient-unknown-kpi",
         GOOD + "scoring: {model: regression, intercept: 1, coefficients: {nope: 1}}\n",
         "scoring.coefficients.nope",
