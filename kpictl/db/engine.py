@@ -177,25 +177,33 @@ def _check_known(revision: str | None) -> None:
 
 
 def upgrade(engine: Engine) -> str:
-    """Run the migrations up to head (serialised across processes on PostgreSQL)."""
+    """Run the migrations up to head, serialised across processes.
+
+    Several kpictl processes may meet a fresh database at once: each takes a lock
+    (a PostgreSQL advisory lock; SQLite's write lock via BEGIN IMMEDIATE), then looks
+    at the revision again, so only the first one migrates.
+    """
     from alembic import command
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.connect() as conn:
-        if is_postgresql(conn):
+        postgresql = is_postgresql(conn)
+        if postgresql:
             conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATE_LOCK_KEY})
             conn.commit()
+        else:
+            conn.execution_options(kpictl_write=True)
         try:
-            _check_known(current_revision(conn))
-            conn.rollback()
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
-            conn.commit()
+            with conn.begin():
+                revision = current_revision(conn)
+                if revision != head_revision():
+                    _check_known(revision)
+                    config.attributes["connection"] = conn
+                    command.upgrade(config, "head")
         finally:
-            if is_postgresql(conn):
-                conn.rollback()
+            if postgresql:
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATE_LOCK_KEY})
                 conn.commit()
     return head_revision()
