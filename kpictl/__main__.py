@@ -1,3 +1,3 @@
-from kpictl.cli.app import main
+from kpictl.cli import main
 
 main()

@@ -124,17 +124,25 @@ def root(
 
 def _register() -> None:
     from kpictl.cli import customers, dbcommands, validate
+    from kpictl.cli import diff as diffcommands
+    from kpictl.cli import observations as observationcommands
+    from kpictl.cli import score as scorecommands
 
     app.command("validate")(validate.validate)
     app.command("init")(dbcommands.init)
     app.command("seed")(dbcommands.seed)
     app.command("list")(dbcommands.list_)
     app.add_typer(customers.app, name="customers")
+    app.command("diff")(diffcommands.diff)
+    app.command("export")(diffcommands.export)
+    app.command("history")(diffcommands.history)
+    app.command("score")(scorecommands.score)
+    app.add_typer(observationcommands.app, name="observations")
 
 
 _register()
 
 
 def main() -> None:
-    """The console script."""
+    """Run the application (the console script is kpictl.cli.main)."""
     app()
