@@ -9,6 +9,7 @@ Machines here are shared and noisy: compare ratios, not seconds.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import random
 import shutil
@@ -234,7 +235,7 @@ def startup_steps(work: Path, sizes: Sizes) -> list[Result]:
         ("kpictl validate (one file)", ["validate", str(one_file)], "<= 12x"),
         ("kpictl list --customer X (SQLite)", ["list", "--customer", "customer-000000"], "<= 30x"),
     ]:
-        med, rss = median_of(repeat, lambda a=argv: timed([*KPICTL, *a], env=env))
+        med, rss = median_of(repeat, functools.partial(timed, [*KPICTL, *argv], env=env))
         out.append(Result(step, "-", med, base, rss, target))
     return out
 
