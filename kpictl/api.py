@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 
 from kpictl import store
 from kpictl.db import engine as db
+from kpictl.db.tenant import tenant_scope
 from kpictl.errors import (
     RangeFilesInvalid,
     UnknownCustomer,
@@ -239,7 +240,8 @@ def list_ranges(
             return store.list_stored(conn, defaults_only=defaults, kpi=kpi)
         found = get_customer(conn, customer)
         if own:
-            return store.list_stored(conn, customer_id=found.customer_id, kpi=kpi)
+            with tenant_scope(conn, found.customer_id):  # row-level security on PostgreSQL
+                return store.list_stored(conn, customer_id=found.customer_id, kpi=kpi)
         return store.effective_ranges(conn, found, file_defaults=fallback, kpi=kpi)
 
 

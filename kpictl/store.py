@@ -11,10 +11,22 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, exists, func, insert, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+)
 from sqlalchemy import update as sa_update
 
 from kpictl.db.schema import customers, kpi_reference_ranges, range_revisions
+from kpictl.db.tenant import tenant_scope
 from kpictl.plan import Plan, RecordedRevision, StoredRange
 from kpictl.rangefiles.model import RANGE_COLUMNS, KpiRange
 
@@ -152,6 +164,23 @@ def list_stored(
     ]
 
 
+def effective_range_filter(customer_id: ColumnElement[Any] | int) -> ColumnElement[bool]:
+    """Which ``kpi_reference_ranges`` rows make up a customer's effective ranges.
+
+    The customer's own rows, and the system defaults of KPIs it does not override.
+    ``customer_id`` is a value, or a column to compute every customer's view in one
+    query (``verify-isolation`` checks this very predicate).
+    """
+    own = R.alias("own")
+    return or_(
+        R.c.customer_id == customer_id,
+        and_(
+            R.c.customer_id.is_(None),
+            ~exists().where(own.c.customer_id == customer_id, own.c.kpi_name == R.c.kpi_name),
+        ),
+    )
+
+
 def effective_ranges(
     conn: Connection,
     customer: Customer,
@@ -163,24 +192,18 @@ def effective_ranges(
 
     Per KPI: the customer's own row, else the system default row, else the defaults
     file's range (source ``file``). One query; it can only return the customer's own
-    rows and the defaults, never another customer's.
+    rows and the defaults, never another customer's. On PostgreSQL it runs under the
+    tenant role, so row-level security enforces that too.
     """
-    own = R.alias("own")
     query = select(R.c.customer_id, R.c.kpi_name, *_RANGE_VALUE_COLUMNS).where(
-        or_(
-            R.c.customer_id == customer.customer_id,
-            and_(
-                R.c.customer_id.is_(None),
-                ~exists().where(
-                    own.c.customer_id == customer.customer_id, own.c.kpi_name == R.c.kpi_name
-                ),
-            ),
-        )
+        effective_range_filter(customer.customer_id)
     )
     if kpi is not None:
         query = query.where(R.c.kpi_name == kpi)
+    with tenant_scope(conn, customer.customer_id):
+        result = conn.execute(query).all()
     rows: dict[str, RangeRow] = {}
-    for row in conn.execute(query):
+    for row in result:
         if row.customer_id is not None and row.customer_id != customer.customer_id:
             raise AssertionError("effective_ranges read a foreign row")  # defence in depth
         is_own = row.customer_id == customer.customer_id
