@@ -85,7 +85,8 @@ class KpiRange:
 
 
 def _num(value: Any) -> float | None:
-    return None if value is None else float(value)
+    # + 0.0 turns -0.0 into 0.0: databases do not keep the sign of zero
+    return None if value is None else float(value) + 0.0
 
 
 @dataclass(frozen=True, slots=True)
