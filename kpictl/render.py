@@ -10,15 +10,20 @@ import csv
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from kpictl.drift import Comparison, DriftReport, Revision
+    from kpictl.observations import Observation
     from kpictl.plan import Plan
     from kpictl.rangefiles.model import Band, Problem
+    from kpictl.scoring import ScoreCard
+    from kpictl.scoring import Summary as ScoreSummary
 
 STATUS_STYLE = {"healthy": "green", "risk": "yellow", "critical": "red", "unknown": "dim"}
 
@@ -224,49 +229,77 @@ class Renderer:
     # -- plans -----------------------------------------------------------------------
 
     def plan(self, plan: Plan, output: OutputFormat = OutputFormat.table, **extra: Any) -> None:
+        """The plan of a seed: only scopes with something to do, then a summary line."""
         if output != OutputFormat.table:
             self.structured({"changes": plan_changes(plan), **extra}, output)
             return
-        from rich.text import Text
+        self.lines(_plan_lines(plan))
 
-        for scope in plan.scopes:
-            file = scope.file
-            head = Text()
-            label = "defaults" if file.customer is None else f"customer {file.customer}"
-            head.append(label, style="bold")
-            rec = scope.recorded
-            version = f"v{file.version}" + (
-                f", database v{rec.version}" if rec else ", not applied yet"
-            )
-            head.append(f"  ({file.path}, {version})", style="dim")
-            self.out.print(head)
-            if not scope.customer_exists:
-                self.out.print(
-                    Text(f"  + create customer {file.customer} ({file.display_name})", "green")
-                )
-            if scope.name_change:
-                old, new = scope.name_change
-                self.out.print(Text(f"  ~ customer name: {old!r} -> {new!r}", "yellow"))
-            if scope.refusal:
-                style = "yellow" if scope.forced else "red"
-                note = " (forced)" if scope.forced else ""
-                self.out.print(Text(f"  ! refused: {scope.refusal}{note}", style))
-            for change in scope.changes:
-                self.out.print(_change_text(change))
-            for kept in scope.kept:
-                self.out.print(
-                    Text(
-                        f"  = {kept.kpi_name}: kept (in the database, not in the file; "
-                        "--prune removes it)",
-                        "dim",
-                    )
-                )
-            if not scope.changes and scope.customer_exists and not scope.name_change:
-                self.out.print(Text("  no changes", "dim"))
-        adds, changes, removes = plan.count("add"), plan.count("change"), plan.count("remove")
-        self.out.print(
-            Text(f"Plan: {adds} to add, {changes} to change, {removes} to remove.", "bold")
+    def lines(self, lines: Iterable[tuple[str | None, str]]) -> None:
+        """Styled lines to stdout, fast: plans can have 100,000 lines, and Rich's
+        per-line rendering costs milliseconds each, so colours are plain ANSI codes."""
+        colour = not self.no_color and sys.stdout.isatty()
+        write = sys.stdout.write
+        for style, text in lines:
+            if colour and style:
+                write(f"{ANSI[style]}{text}\x1b[0m\n")
+            else:
+                write(text + "\n")
+        sys.stdout.flush()
+
+
+ANSI = {
+    "green": "\x1b[32m",
+    "yellow": "\x1b[33m",
+    "red": "\x1b[31m",
+    "magenta": "\x1b[35m",
+    "dim": "\x1b[2m",
+    "bold": "\x1b[1m",
+}
+
+
+def _plan_lines(plan: Plan) -> Iterator[tuple[str | None, str]]:
+    unchanged = 0
+    for scope in plan.scopes:
+        file = scope.file
+        if not (
+            scope.changes
+            or scope.kept
+            or scope.refusal
+            or scope.name_change
+            or not scope.customer_exists
+            or scope.needs_revision
+        ):
+            unchanged += 1
+            continue
+        label = "defaults" if file.customer is None else f"customer {file.customer}"
+        rec = scope.recorded
+        version = f"v{file.version}" + (
+            f", database v{rec.version}" if rec else ", not applied yet"
         )
+        yield "bold", f"{label}  ({file.path}, {version})"
+        if not scope.customer_exists:
+            yield "green", f"  + create customer {file.customer} ({file.display_name})"
+        if scope.name_change:
+            old, new = scope.name_change
+            yield "yellow", f"  ~ customer name: {old!r} -> {new!r}"
+        if scope.refusal:
+            note = " (forced)" if scope.forced else ""
+            yield ("yellow" if scope.forced else "red"), f"  ! refused: {scope.refusal}{note}"
+        for change in scope.changes:
+            yield _change_line(change)
+        for kept in scope.kept:
+            yield (
+                "dim",
+                f"  = {kept.kpi_name}: kept (in the database, not in the file; --prune removes it)",
+            )
+        if not scope.changes and scope.customer_exists and not scope.name_change:
+            yield "dim", "  no row changes (a new revision is recorded)"
+    if unchanged:
+        noun = "scope" if unchanged == 1 else "scopes"
+        yield "dim", f"{unchanged} {noun} unchanged"
+    adds, changes, removes = plan.count("add"), plan.count("change"), plan.count("remove")
+    yield "bold", f"Plan: {adds} to add, {changes} to change, {removes} to remove."
 
 
 def _styled(text: str, style: str) -> Any:
@@ -278,16 +311,21 @@ def _styled(text: str, style: str) -> Any:
 def _change_text(change: Any) -> Any:
     from rich.text import Text
 
+    style, text = _change_line(change)
+    return Text(text, style or "")
+
+
+def _change_line(change: Any) -> tuple[str, str]:
     if change.action == "add":
         fields = " ".join(f"{k}={fmt_num(new)}" for k, (_old, new) in change.fields.items())
-        return Text(f"  + {change.kpi_name}: {fields}", "green")
+        return "green", f"  + {change.kpi_name}: {fields}"
     if change.action == "remove":
-        return Text(f"  - {change.kpi_name}", "red")
+        return "red", f"  - {change.kpi_name}"
     fields = ", ".join(
         f"{k}: {fmt_num(old) or 'none'} -> {fmt_num(new) or 'none'}"
         for k, (old, new) in change.fields.items()
     )
-    return Text(f"  ~ {change.kpi_name}: {fields}", "yellow")
+    return "yellow", f"  ~ {change.kpi_name}: {fields}"
 
 
 def plan_changes(plan: Plan) -> list[dict[str, Any]]:
@@ -307,3 +345,487 @@ def _csv_cell(value: Any) -> Any:
     if isinstance(value, (dict, list)):
         return json.dumps(json_value(value))
     return fmt_num(value) if isinstance(value, float) else value
+
+
+# -- drift, comparison and history (kpictl diff, export, history) -----------------------
+
+
+def render_drift(renderer: Renderer, report: DriftReport, output: OutputFormat) -> None:
+    """``diff``: the differing scopes as a plan (database -> file), then a summary line.
+
+    JSON and YAML give the whole report; CSV gives its changes, one row each.
+    """
+    if output == OutputFormat.csv:
+        _csv_records(plan_changes(report.plan), CHANGE_FIELDS)
+        return
+    if output != OutputFormat.table:
+        renderer.structured({"changes": plan_changes(report.plan), **report.as_dict()}, output)
+        return
+    from rich.text import Text
+
+    out = renderer.out
+    for scope in report.scopes:
+        if scope.differs:
+            for line in _scope_drift_lines(scope):
+                out.print(line)
+    if report.defaults_without_file:
+        orphan = report.defaults_without_file
+        out.print(Text("system defaults in the database without a defaults.yaml", "bold"))
+        out.print(Text(f"  ? {_orphan_text(orphan)}", "magenta"))
+    if report.customers_without_file:
+        out.print(Text("customers in the database without a file", "bold"))
+        for orphan in report.customers_without_file:
+            out.print(
+                Text(f"  ? {orphan.scope} ({orphan.name}): {_orphan_text(orphan)}", "magenta")
+            )
+    total = len(report.scopes)
+    if not report.differs:
+        noun = "scope" if total == 1 else "scopes"
+        out.print(Text(f"No differences: the database matches the files ({total} {noun}).", "bold"))
+        return
+    plan = report.plan
+    differing = sum(1 for s in report.scopes if s.differs)
+    parts = [
+        f"{plan.count('add')} to add",
+        f"{plan.count('change')} to change",
+        f"{plan.count('remove')} to remove",
+    ]
+    if report.drift:
+        parts.append(_count(len(report.drift), "drifted row"))
+    if report.customers_without_file:
+        parts.append(_count(len(report.customers_without_file), "customer without a file"))
+    if report.defaults_without_file:
+        parts.append("defaults without a file")
+    scopes = f"{differing} of {total} scope{'s' if total != 1 else ''}"
+    verb = "differs" if differing == 1 else "differ"
+    out.print(Text(f"Diff: {scopes} {verb}; " + ", ".join(parts) + ".", "bold"))
+
+
+CHANGE_FIELDS = ("scope", "kpi_name", "action", "fields")
+HISTORY_FIELDS = (
+    "scope",
+    "version",
+    "applied_at",
+    "applied_by",
+    "adds",
+    "changes",
+    "removes",
+    "sha256",
+    "content_sha256",
+)
+
+
+def _csv_records(rows: Sequence[dict[str, Any]], fieldnames: Sequence[str]) -> None:
+    """CSV with a fixed header, also when there are no rows."""
+    writer = csv.DictWriter(sys.stdout, fieldnames=list(fieldnames), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _csv_cell(row.get(k)) for k in fieldnames})
+    sys.stdout.flush()
+
+
+def _count(n: int, noun: str) -> str:
+    if n == 1:
+        return f"1 {noun}"
+    plural = noun.replace("customer ", "customers ") if noun.startswith("customer ") else noun + "s"
+    return f"{n} {plural}"
+
+
+def _orphan_text(orphan: Any) -> str:
+    version = (
+        f"database v{orphan.database_version}"
+        if orphan.database_version is not None
+        else "no revision"
+    )
+    return f"{_count(orphan.ranges, 'range')}, {version}"
+
+
+def _scope_drift_lines(scope: Any) -> list[Any]:
+    from rich.text import Text
+
+    plan, file = scope.plan, scope.file
+    head = Text()
+    head.append("defaults" if file.customer is None else f"customer {file.customer}", style="bold")
+    if scope.database_version is not None:
+        db_side = f"database v{scope.database_version}"
+    elif plan.customer_exists:
+        db_side = "database: no revision"
+    else:
+        db_side = "not in the database"
+    head.append(f"  ({file.path}: file v{file.version}, {db_side})", style="dim")
+    lines = [head]
+    if not plan.customer_exists:
+        lines.append(Text(f"  + create customer {file.customer} ({file.display_name})", "green"))
+    if plan.name_change:
+        old, new = plan.name_change
+        lines.append(Text(f"  ~ customer name: {old!r} -> {new!r}", "yellow"))
+    if scope.database_version is not None and scope.version_differs:
+        lines.append(Text(f"  ~ version: {scope.database_version} -> {file.version}", "yellow"))
+    elif plan.customer_exists and scope.database_version is None:
+        lines.append(Text(f"  + no revision recorded: seed records v{file.version}", "green"))
+    if scope.scoring_change:
+        old, new = scope.scoring_change
+        lines.append(Text(f"  ~ scoring: {_compact(old)} -> {_compact(new)}", "yellow"))
+    if plan.refusal:
+        lines.append(Text(f"  ! seed would refuse: {plan.refusal}", "red"))
+    since = f"v{scope.database_version}"
+    for drift in scope.drift:
+        if drift.kind == "changed":
+            fields = ", ".join(
+                f"{k}: {fmt_num(a) or 'none'} -> {fmt_num(b) or 'none'}"
+                for k, (a, b) in drift.fields.items()
+            )
+            text = f"changed in the database since {since} was applied: {fields}"
+        elif drift.kind == "deleted":
+            text = f"deleted from the database since {since} was applied"
+        else:
+            text = f"not in revision {since} (inserted by hand, or kept by a seed without --prune)"
+        lines.append(Text(f"  ! drift: {drift.kpi_name} {text}", "magenta"))
+    for change in plan.changes:
+        if change.action == "remove":
+            lines.append(Text(f"  - {change.kpi_name} (in the database, not in the file)", "red"))
+        else:
+            lines.append(_change_text(change))
+    if (
+        not plan.changes
+        and not scope.drift
+        and plan.customer_exists
+        and not plan.name_change
+        and not scope.scoring_change
+        and not scope.version_differs
+    ):
+        lines.append(Text("  ~ content differs from the recorded revision", "yellow"))
+    return lines
+
+
+def _compact(value: Any) -> str:
+    return "none" if value is None else json.dumps(json_value(value), separators=(", ", ": "))
+
+
+def render_comparison(renderer: Renderer, comparison: Comparison, output: OutputFormat) -> None:
+    """``diff --against``: both sides of every KPI that differs, with their sources."""
+    if output == OutputFormat.csv:
+        _csv_records(comparison.as_dict()["changes"], CHANGE_FIELDS)
+        return
+    if output != OutputFormat.table:
+        renderer.structured(comparison.as_dict(), output)
+        return
+    from rich.text import Text
+
+    left, right = comparison.left, comparison.right_label
+    if not comparison.differs:
+        renderer.out.print(
+            Text(f"No differences: {left} and {right} have the same effective ranges.", "bold")
+        )
+        return
+    n = len(comparison.kpis)
+    table = renderer.table(
+        "kpi",
+        "scope",
+        "source",
+        "critical",
+        "risk",
+        "healthy",
+        "weight",
+        "playbook",
+        title=f"effective ranges of {left} against {right}: "
+        + (f"{n} KPIs differ" if n != 1 else "1 KPI differs"),
+    )
+    for kpi in comparison.kpis:
+        changed = set(kpi.fields)
+        for i, (label, row) in enumerate(((left, kpi.left), (right, kpi.right))):
+            cells: list[Any] = [kpi.kpi_name if i == 0 else "", label]
+            if row is None:
+                cells += ["(none)", "", "", "", "", ""]
+            else:
+                r = row.range
+                cells += [
+                    row.source,
+                    _diff_cell(band_text(r.critical), "red", "critical", changed),
+                    _diff_cell(band_text(r.risk), "yellow", "risk", changed),
+                    _diff_cell(band_text(r.healthy), "green", "healthy", changed),
+                    _diff_cell(fmt_num(r.weight), "", "weight", changed),
+                    _diff_cell(r.playbook or "", "", "playbook", changed),
+                ]
+            table.add_row(*cells, end_section=i == 1)
+    renderer.out.print(table)
+
+
+def _diff_cell(text: str, style: str, column: str, changed: set[str]) -> Any:
+    from rich.text import Text
+
+    differs = any(c == column or c.startswith(f"{column}_") for c in changed)
+    return Text(text, style=f"{style} bold".strip() if differs else style) if text else ""
+
+
+def render_history(renderer: Renderer, revisions: Sequence[Revision], output: OutputFormat) -> None:
+    """``history``: the revision log, newest first (the sha256 shortened in the table)."""
+    if output == OutputFormat.csv:
+        _csv_records([r.as_dict() for r in revisions], HISTORY_FIELDS)
+        return
+    if output != OutputFormat.table:
+        renderer.structured([r.as_dict() for r in revisions], output)
+        return
+    if not revisions:
+        renderer.info("no revisions recorded")
+        return
+    table = renderer.table(
+        "scope", "version", "applied at", "applied by", "adds", "changes", "removes", "sha256"
+    )
+    for rev in revisions:
+        table.add_row(
+            rev.scope or "(defaults)",
+            f"v{rev.version}",
+            rev.applied_at.isoformat(timespec="seconds") if rev.applied_at else "",
+            rev.applied_by,
+            str(rev.adds),
+            str(rev.changes),
+            str(rev.removes),
+            rev.sha256[:12],
+        )
+    renderer.out.print(table)
+
+
+def write_document(text: str) -> None:
+    """A whole document (an exported range file) on stdout, as it is."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+# -- health scores and observations (kpictl score, kpictl observations) -----------------
+
+ProgressFn = Callable[[int, "int | None"], None]
+
+
+def render_score_card(
+    renderer: Renderer, card: ScoreCard, output: OutputFormat, *, explain: bool = False
+) -> None:
+    """``score SLUG``: the headline, the trend, the KPI table, alerts, skipped KPIs."""
+    if output != OutputFormat.table:
+        data: Any = card.as_dict(explain=explain)
+        if output == OutputFormat.csv:  # one row per KPI, the card's fields repeated
+            card_fields = {k: data[k] for k in ("customer", "model", "score", "status", "at")}
+            data = [{**card_fields, **kpi} for kpi in data["kpis"]] or [card_fields]
+        renderer.structured(data, output)
+        return
+    from rich.text import Text
+
+    out = renderer.out
+    head = Text()
+    head.append(card.customer, style="bold")
+    head.append("  score ")
+    head.append(_score_text(card.score), style="bold")
+    head.append("  ")
+    head.append(card.status, style=f"bold {STATUS_STYLE.get(card.status, '')}")
+    at = f", at {_iso_text(card.at)}" if card.at else ""
+    head.append(f"  ({card.model} model{at})", style="dim")
+    out.print(head)
+    if card.previous is not None:
+        prev = card.previous
+        change = card.change or 0.0
+        trend = Text("previous ")
+        trend.append(_score_text(prev.score))
+        trend.append(f" ({prev.status}) saved {_iso_text(prev.computed_at)}; change ")
+        arrow, style = ("▲", "green") if change > 0 else ("▼", "red") if change < 0 else ("=", "")
+        trend.append(f"{change:+.2f} {arrow}", style=style)
+        out.print(trend)
+    else:
+        out.print(Text("no previous saved score (kpictl score --all --save saves one)", "dim"))
+
+    regression = card.model == "regression"
+    # one origin for every value (the usual case): say it once instead of in a column
+    origins = {_value_origin(kpi) for kpi in card.kpis}
+    per_row = len(origins) > 1
+    if len(origins) == 1:
+        origin = origins.pop()
+        out.print(
+            Text(
+                f"values observed at {origin}" if origin[0].isdigit() else f"values from {origin}",
+                "dim",
+            )
+        )
+    columns = ["kpi", "value", *(["observed (UTC)"] if per_row else []), "band", "status"]
+    columns += ["term"] if regression else ["weight", "points"]
+    table = renderer.table(*columns, "source")
+    table.show_edge, table.collapse_padding = False, True  # eight columns: keep it narrow
+    for kpi in card.kpis:
+        cells: list[Any] = [kpi.kpi_name, fmt_num(kpi.value)]
+        if per_row:
+            cells.append(_value_origin(kpi, short=True))
+        cells += [band_text(kpi.band), Text(kpi.status, style=STATUS_STYLE.get(kpi.status, ""))]
+        cells += [fmt_num(kpi.term)] if regression else [fmt_num(kpi.weight), fmt_num(kpi.points)]
+        table.add_row(*cells, kpi.source or "")
+    out.print(table)
+    if explain:
+        for line in _explain_lines(card):
+            out.print(line)
+    if card.alerts:
+        out.print(Text("Alerts", "bold"))
+        for alert in card.alerts:
+            line = Text("  ")
+            line.append(f"{alert.status:<8}", style=STATUS_STYLE.get(alert.status, ""))
+            line.append(f" {alert.kpi_name} = {fmt_num(alert.value)}")
+            line.append(f"  playbook: {alert.playbook or '(none)'}", style="cyan")
+            out.print(line)
+    else:
+        out.print(Text("No alerts.", "green"))
+    if card.skipped:
+        out.print(Text("Skipped", "bold"))
+        for skipped in card.skipped:
+            out.print(Text(f"  {skipped.kpi_name}: {skipped.reason}", "dim"))
+
+
+def _score_text(score: float) -> str:
+    return fmt_num(round(score, 2))
+
+
+def _iso_text(value: Any) -> str:
+    """A time for a table: ISO 8601 UTC, to the second (JSON keeps the full precision)."""
+    from kpictl.scoring import iso
+
+    return iso(value.replace(microsecond=0))
+
+
+def _operand(value: Any) -> str:
+    text = fmt_num(value)
+    return f"({text})" if text.startswith("-") else text
+
+
+def _value_origin(kpi: Any, *, short: bool = False) -> str:
+    """Where a value comes from: its observation's time, --set or --values."""
+    if kpi.value_source == "observation" and kpi.observed_at is not None:
+        if short:  # a table cell: UTC to the minute (JSON has the exact time)
+            from kpictl.observations import as_utc
+
+            return f"{as_utc(kpi.observed_at):%Y-%m-%d %H:%M}"
+        return _iso_text(kpi.observed_at)
+    return {"set": "--set", "values": "--values"}.get(kpi.value_source, kpi.value_source)
+
+
+def _explain_lines(card: ScoreCard) -> list[Any]:
+    """The arithmetic of a score, as lines of text."""
+    from rich.text import Text
+
+    lines = [Text("How the score was computed", "bold")]
+    if card.model == "ranges":
+        counted = [k for k in card.kpis if k.points is not None]
+        points = card.points or {}
+        lines.append(
+            Text("  points: " + ", ".join(f"{name} {fmt_num(points[name])}" for name in points))
+        )
+        numerator = " + ".join(f"{fmt_num(k.weight)}×{fmt_num(k.points)}" for k in counted)
+        denominator = " + ".join(fmt_num(k.weight) for k in counted)
+        lines.append(Text("  score = Σ weight·points / Σ weight"))
+        lines.append(Text(f"        = ({numerator}) / ({denominator})"))
+        lines.append(
+            Text(
+                f"        = {fmt_num(card.weighted_sum)} / {fmt_num(card.total_weight)}"
+                f" = {fmt_num(card.score)}"
+            )
+        )
+    else:
+        terms = [k for k in card.kpis if k.coefficient is not None]
+        low, high = card.clamp or (0.0, 100.0)
+        formula = " + ".join(
+            [fmt_num(card.intercept)]
+            + [f"{_operand(k.coefficient)} × {_operand(k.value)}" for k in terms]
+        )
+        sums = " + ".join([fmt_num(card.intercept)] + [_operand(k.term) for k in terms])
+        lines.append(Text("  score = intercept + Σ coefficient × value, clamped"))
+        lines.append(Text(f"        = {formula}"))
+        lines.append(Text(f"        = {sums} = {fmt_num(card.raw_score)}"))
+        clamped = (
+            "unchanged" if card.raw_score == card.score else f"clamped to {fmt_num(card.score)}"
+        )
+        lines.append(Text(f"  clamp [{fmt_num(low)}, {fmt_num(high)}]: {clamped}"))
+    if card.health_range is not None:
+        found = card.health_range.band(card.status) if card.status != "unknown" else None
+        where = band_text(found) if found else "no band (a gap)"
+        lines.append(
+            Text(
+                f"  status: {card.status}, the health_score band {where} "
+                f"({card.health_range_source} range)"
+            )
+        )
+    else:
+        lines.append(
+            Text(f"  status: {card.status} (no health_score range: healthy ≥ 70, risk ≥ 40)")
+        )
+    return lines
+
+
+def render_score_summaries(
+    renderer: Renderer, summaries: Sequence[ScoreSummary], output: OutputFormat, *, title: str
+) -> None:
+    """``score --all``: one line per customer, worst first."""
+    if output != OutputFormat.table:
+        renderer.structured([s.as_dict() for s in summaries], output)
+        return
+    if not summaries:
+        renderer.info("no customers")
+        return
+    from rich.text import Text
+
+    table = renderer.table("customer", "score", "status", "model", "alerts", "reason", title=title)
+    for s in summaries:
+        status = s.status or ""
+        table.add_row(
+            s.customer,
+            _score_text(s.score) if s.score is not None else "",
+            Text(status, style=STATUS_STYLE.get(status, "")),
+            s.model or "",
+            str(s.alerts) if s.score is not None else "",
+            s.reason or "",
+        )
+    renderer.out.print(table)
+
+
+def render_observations(
+    renderer: Renderer, rows: Sequence[Observation], output: OutputFormat, *, title: str
+) -> None:
+    """``observations list``."""
+    records = [r.as_dict() for r in rows]
+    if output == OutputFormat.table and not records:
+        renderer.info("no observations")
+        return
+    renderer.records(records, output, columns=["kpi_name", "observed_at", "value"], title=title)
+
+
+@contextmanager
+def progress(renderer: Renderer, description: str, *, unit: str) -> Iterator[ProgressFn]:
+    """A progress bar on stderr while work runs, as a ``(done, total)`` callback.
+
+    Only when both stderr and stdout are terminals: piped or captured runs stay quiet.
+    """
+    if not (sys.stderr.isatty() and sys.stdout.isatty()):
+        yield _no_progress
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    count = DownloadColumn() if unit == "bytes" else MofNCompleteColumn()
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        count,
+        TimeElapsedColumn(),
+        console=renderer.err,
+        transient=True,
+    )
+    with bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _no_progress(done: int, total: int | None) -> None:
+    return None

@@ -1,0 +1,125 @@
+"""kpictl score: one customer's health score card, or every customer's score."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kpictl.cli.context import DEFAULT_LOCK, LockTimeout, Output, app_context
+from kpictl.errors import EXIT_PROBLEM, UsageError
+from kpictl.render import OutputFormat
+
+
+def score(
+    ctx: typer.Context,
+    slug: Annotated[
+        str | None,
+        typer.Argument(help="The customer to score (or --all).", show_default=False),
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Score every customer.")] = False,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            metavar="TIME",
+            help="Score as of this time (ISO 8601; UTC without a zone) [default: now].",
+            show_default=False,
+        ),
+    ] = None,
+    values: Annotated[
+        str | None,
+        typer.Option(
+            "--values",
+            metavar="FILE",
+            help="Values from a YAML/JSON mapping of KPI to number, or a CSV ('-': stdin); "
+            "they override the observations.",
+            show_default=False,
+        ),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KPI=VALUE",
+            help="KPI=VALUE; overrides observations and --values (repeat for several).",
+            show_default=False,
+        ),
+    ] = None,
+    explain: Annotated[bool, typer.Option("--explain", help="Show the arithmetic.")] = False,
+    save: Annotated[
+        bool, typer.Option("--save", help="With --all: save the scores to health_scores.")
+    ] = False,
+    fail_under: Annotated[
+        float | None,
+        typer.Option(
+            "--fail-under",
+            help="With --all: exit 1 when any customer scores under N.",
+            metavar="N",
+            show_default=False,
+        ),
+    ] = None,
+    lock_timeout: LockTimeout = DEFAULT_LOCK,
+    output: Output = OutputFormat.table,
+) -> None:
+    """Compute a customer's health score: KPI statuses, alerts with playbooks, the trend.
+
+    With --all, every customer's score, worst first (exit 1 with --fail-under N when
+    any score is under N).
+
+    Example:
+
+    \b
+        kpictl score data-center --explain
+        kpictl score acme --set error_rate_pct=2.5 -o json
+        kpictl score --all --save --fail-under 40
+    """
+    from kpictl import scores
+    from kpictl.render import progress, render_score_card, render_score_summaries
+    from kpictl.scoring import iso
+
+    app = app_context(ctx)
+    renderer = app.renderer
+    if all_ == (slug is not None):
+        raise UsageError("name one customer, or use --all", hint="kpictl score data-center")
+    when = scores.parse_at(at)
+    if all_:
+        if values or set_ or explain:
+            raise UsageError("--values, --set and --explain score one customer, not --all")
+        with progress(renderer, "scoring customers", unit="customers") as on_progress:
+            result = scores.score_all(
+                app.settings, at=when, save=save, lock_timeout=lock_timeout, on_progress=on_progress
+            )
+        title = f"health scores at {iso(result.at.replace(microsecond=0))}, worst first"
+        render_score_summaries(renderer, result.summaries, output, title=title)
+        unscored = [s for s in result.summaries if s.score is None]
+        if unscored:
+            renderer.warning(
+                f"{len(unscored)} customer(s) could not be scored: "
+                + ", ".join(s.customer for s in unscored)
+            )
+        if save:
+            renderer.info(f"saved {result.saved} score(s) to health_scores")
+        if fail_under is not None:
+            under = result.under(fail_under)
+            if under:
+                renderer.error(
+                    f"{len(under)} customer(s) score under {fail_under:g}: "
+                    + ", ".join(f"{s.customer} ({round(s.score or 0.0, 2):g})" for s in under)
+                )
+                raise typer.Exit(EXIT_PROBLEM)
+        return
+
+    assert slug is not None
+    if save or fail_under is not None:
+        raise UsageError("--save and --fail-under go with --all")
+    given = None
+    if values is not None:
+        source = sys.stdin.buffer if values == "-" else Path(values)
+        given = scores.load_values(source, customer=slug, at=when)
+    card = scores.score_customer(
+        app.settings, slug, at=when, values=given, sets=scores.parse_sets(set_ or [])
+    )
+    render_score_card(renderer, card, output, explain=explain)

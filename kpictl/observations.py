@@ -1,0 +1,520 @@
+"""KPI observations: reading CSV strictly, loading it in bulk, and reading it back.
+
+A CSV file is validated completely before anything is written: a bad line anywhere
+fails the import with the line and column named, and nothing lands. The file is
+streamed: rows go in batches into a temporary staging table (invisible to everyone
+else and gone with the transaction), never held as Python objects all at once. Then
+a handful of set-based statements merge the staging table into ``kpi_observations``:
+the last line for a (customer, KPI, time) wins, an existing value is replaced.
+
+Times are ISO 8601; without a zone they are UTC. They are stored in UTC: PostgreSQL
+keeps ``timestamptz``, SQLite the naive UTC text SQLAlchemy writes, so comparisons
+agree on both.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import IO, Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Double,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
+
+from kpictl.db.schema import customers, kpi_observations
+from kpictl.errors import InvalidInput
+from kpictl.scoring import InputValue, iso
+
+OBSERVATION_COLUMNS = ("customer", "kpi_name", "value", "observed_at")
+BATCH_SIZE = 10_000
+MAX_SHOWN_PROBLEMS = 5
+
+ProgressCallback = Callable[[int, int | None], None]
+"""Called as ``(bytes read, total bytes or None)`` while a file is read."""
+
+_NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+# -- values and times ----------------------------------------------------------------
+
+
+def parse_number(text: str) -> float:
+    """A finite decimal number (``12``, ``-0.5``, ``1e6``); ValueError otherwise."""
+    stripped = text.strip()
+    if not _NUMBER_RE.fullmatch(stripped):
+        raise ValueError(f"{text!r} is not a number")
+    value = float(stripped)
+    if not math.isfinite(value):
+        raise ValueError(f"{text!r} is not a finite number")
+    return value
+
+
+def parse_timestamp(text: str) -> datetime:
+    """An ISO 8601 time in UTC; without a zone it is UTC. ValueError when it is not one."""
+    stripped = text.strip()
+    if not stripped:
+        raise ValueError("a time is required (ISO 8601, e.g. 2026-11-27T06:00:00Z)")
+    try:
+        parsed = datetime.fromisoformat(stripped)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO 8601 time (e.g. 2026-11-27T06:00:00Z)") from None
+    return as_utc(parsed)
+
+
+def as_utc(value: datetime) -> datetime:
+    """An aware UTC datetime; a naive one is taken to be UTC already (SQLite gives those)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+# -- strict CSV reading --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CsvProblem:
+    """One bad cell or line of a CSV file."""
+
+    display: str
+    line: int
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f" column {self.column}" if self.column else ""
+        return f"{self.display}:{self.line}{where}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class CsvRow:
+    """One valid data line."""
+
+    line: int
+    customer: str | None
+    kpi_name: str
+    value: float
+    observed_at: datetime | None
+
+
+class _CountingReader(io.RawIOBase):
+    """Counts the bytes read from a binary stream, for the progress bar."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.raw.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self.count += n
+        return n
+
+
+@dataclass(slots=True)
+class CsvReader:
+    """Reads and checks a CSV stream line by line; collects problems instead of raising.
+
+    ``required`` columns must be in the header and ``optional`` ones may be; no other
+    column is accepted. ``customers`` and ``kpis``, when given, are what a customer
+    slug and a KPI name must be among.
+    """
+
+    stream: IO[bytes]
+    display: str
+    required: tuple[str, ...] = OBSERVATION_COLUMNS
+    optional: tuple[str, ...] = ()
+    customers: Collection[str] | None = None
+    kpis: Collection[str] | None = None
+    problems: list[CsvProblem] = field(default_factory=list)
+    problem_count: int = 0
+    rows_read: int = 0
+    _counter: _CountingReader | None = None
+
+    @property
+    def bytes_read(self) -> int:
+        return self._counter.count if self._counter else 0
+
+    def problem(self, line: int, column: str | None, message: str) -> None:
+        self.problem_count += 1
+        if len(self.problems) < MAX_SHOWN_PROBLEMS:
+            self.problems.append(CsvProblem(self.display, line, column, message))
+
+    def __iter__(self) -> Iterator[CsvRow]:
+        self._counter = _CountingReader(self.stream)
+        text = io.TextIOWrapper(
+            io.BufferedReader(self._counter, buffer_size=1 << 16),
+            encoding="utf-8-sig",
+            newline="",
+        )
+        reader = csv.reader(text)
+        line = 1
+        try:
+            header = next(reader, None)
+            if header is None:
+                self.problem(1, None, f"empty file: expected the header {self._wanted()}")
+                return
+            columns = self._header(header)
+            if columns is None:
+                return
+            width = len(header)
+            for fields in reader:
+                line = reader.line_num
+                if not fields or (len(fields) == 1 and not fields[0].strip()):
+                    continue  # a blank line
+                if len(fields) != width:
+                    self.problem(line, None, f"expected {width} fields, got {len(fields)}")
+                    continue
+                row = self._row(line, dict(zip(columns, fields, strict=True)))
+                if row is not None:
+                    self.rows_read += 1
+                    yield row
+        except UnicodeDecodeError as exc:
+            self.problem(line + 1, None, f"not valid UTF-8 ({exc.reason})")
+        except csv.Error as exc:
+            self.problem(reader.line_num or line, None, f"not valid CSV: {exc}")
+
+    def _wanted(self) -> str:
+        return ",".join(self.required)
+
+    def _header(self, header: list[str]) -> list[str] | None:
+        columns = [h.strip().lower() for h in header]
+        allowed = set(self.required) | set(self.optional)
+        unknown = [c for c in columns if c not in allowed]
+        missing = [c for c in self.required if c not in columns]
+        repeated = sorted({c for c in columns if columns.count(c) > 1})
+        if unknown or missing or repeated:
+            parts = []
+            if missing:
+                parts.append("missing " + ", ".join(missing))
+            if unknown:
+                parts.append("unknown " + ", ".join(repr(c) for c in unknown))
+            if repeated:
+                parts.append("repeated " + ", ".join(repeated))
+            self.problem(1, None, f"bad header ({'; '.join(parts)}): expected {self._wanted()}")
+            return None
+        return columns
+
+    def _row(self, line: int, cells: dict[str, str]) -> CsvRow | None:
+        before = self.problem_count
+        customer = cells.get("customer")
+        if customer is not None:
+            customer = customer.strip()
+            if self.customers is not None and customer not in self.customers:
+                self.problem(line, "customer", f"unknown customer {customer!r}")
+        kpi = cells["kpi_name"].strip()
+        if self.kpis is not None and kpi not in self.kpis:
+            self.problem(line, "kpi_name", f"unknown KPI {kpi!r}")
+        value = math.nan
+        try:
+            value = parse_number(cells["value"])
+        except ValueError as exc:
+            self.problem(line, "value", str(exc))
+        observed_at = None
+        if "observed_at" in cells:
+            try:
+                observed_at = parse_timestamp(cells["observed_at"])
+            except ValueError as exc:
+                self.problem(line, "observed_at", str(exc))
+        if self.problem_count > before:
+            return None
+        return CsvRow(line, customer, kpi, value, observed_at)
+
+    def failure(self) -> InvalidInput:
+        """The problems as one error line: the first few, then how many more."""
+        shown = "; ".join(str(p) for p in self.problems)
+        more = self.problem_count - len(self.problems)
+        if more > 0:
+            shown += f"; and {more} more problem{'s' if more != 1 else ''}"
+        columns = {p.column for p in self.problems}
+        if "customer" in columns:
+            hint = "'kpictl seed' or 'kpictl customers add' creates customers"
+        elif "kpi_name" in columns:
+            hint = "KPI names are those of the catalog (kpis.yaml)"
+        else:
+            hint = (
+                f"the header is {','.join(self.required)}; values are finite numbers, "
+                "times ISO 8601 (UTC without a zone)"
+            )
+        return InvalidInput(f"{shown}; nothing was written", hint=hint)
+
+
+# -- importing -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """What an import did: every data line is inserted, replaced or unchanged."""
+
+    source: str
+    rows: int
+    inserted: int
+    replaced: int  # an existing value overwritten, or an earlier line of the same file
+    unchanged: int  # the same value was stored already
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "rows": self.rows,
+            "inserted": self.inserted,
+            "replaced": self.replaced,
+            "unchanged": self.unchanged,
+        }
+
+
+def _staging_tables() -> tuple[Table, Table]:
+    meta = MetaData()
+    temp: dict[str, Any] = {"prefixes": ["TEMPORARY"], "postgresql_on_commit": "drop"}
+    rows = Table(
+        "kpictl_import_rows",
+        meta,
+        Column("ordinal", Integer, primary_key=True, autoincrement=False),
+        Column("customer_id", Integer, nullable=False),
+        Column("kpi_name", String(63), nullable=False),
+        Column("observed_at", DateTime(timezone=True), nullable=False),
+        Column("value", Double, nullable=False),
+        **temp,
+    )
+    latest = Table(
+        "kpictl_import_latest",
+        meta,
+        Column("customer_id", Integer, primary_key=True),
+        Column("kpi_name", String(63), primary_key=True),
+        Column("observed_at", DateTime(timezone=True), primary_key=True),
+        Column("value", Double, nullable=False),
+        **temp,
+    )
+    return rows, latest
+
+
+def import_csv(
+    conn: Connection,
+    stream: IO[bytes],
+    *,
+    display: str,
+    customer_ids: Mapping[str, int],
+    kpis: Collection[str],
+    total_bytes: int | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> ImportResult:
+    """Validate a CSV stream and merge it into kpi_observations, inside ``conn``'s transaction.
+
+    Raises InvalidInput naming the first bad lines and columns; the caller's
+    transaction is then rolled back and nothing is written.
+    """
+    reader = CsvReader(stream, display, customers=customer_ids, kpis=kpis)
+    staging, latest = _staging_tables()
+    staging.create(conn)
+    latest.create(conn)
+    batch: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        if batch and not reader.problem_count:
+            if conn.dialect.name == "postgresql":
+                _copy_rows(conn, staging.name, batch)
+            else:
+                conn.execute(insert(staging), batch)
+        batch.clear()
+        if on_progress is not None:
+            on_progress(reader.bytes_read, total_bytes)
+
+    for ordinal, row in enumerate(reader):
+        if reader.problem_count:
+            batch.clear()  # keep reading, to count the problems; write nothing more
+            continue
+        assert row.customer is not None and row.observed_at is not None
+        batch.append(
+            {
+                "ordinal": ordinal,
+                "customer_id": customer_ids[row.customer],
+                "kpi_name": row.kpi_name,
+                "observed_at": row.observed_at,
+                "value": row.value,
+            }
+        )
+        if len(batch) >= BATCH_SIZE:
+            flush()
+    flush()
+    if reader.problem_count:
+        raise reader.failure()
+
+    result = _merge(conn, staging, latest, display=display, rows=reader.rows_read)
+    if conn.dialect.name == "sqlite":  # PostgreSQL drops them at commit
+        latest.drop(conn)
+        staging.drop(conn)
+    return result
+
+
+def _copy_rows(conn: Connection, table: str, rows: list[dict[str, Any]]) -> None:
+    """PostgreSQL: COPY a batch into the staging table (several times faster than INSERT)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerows(
+        (
+            r["ordinal"],
+            r["customer_id"],
+            r["kpi_name"],
+            r["observed_at"].isoformat(),
+            repr(r["value"]),
+        )
+        for r in rows
+    )
+    buffer.seek(0)
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.copy_expert(
+            f"COPY {table} (ordinal, customer_id, kpi_name, observed_at, value) "
+            "FROM STDIN WITH (FORMAT csv)",
+            buffer,
+        )
+    finally:
+        cursor.close()
+
+
+def _merge(
+    conn: Connection, staging: Table, latest: Table, *, display: str, rows: int
+) -> ImportResult:
+    """Staging → kpi_observations: last line per key wins; update changed, insert new."""
+    S, L, Obs = staging, latest, kpi_observations
+    key = (S.c.customer_id, S.c.kpi_name, S.c.observed_at)
+    postgresql = conn.dialect.name == "postgresql"
+    if postgresql:  # autovacuum never analyzes temporary tables: give the planner counts
+        conn.exec_driver_sql(f"ANALYZE {S.name}")
+    last_lines = select(func.max(S.c.ordinal)).group_by(*key)
+    distinct = conn.execute(
+        insert(L).from_select(
+            ["customer_id", "kpi_name", "observed_at", "value"],
+            select(*key, S.c.value).where(S.c.ordinal.in_(last_lines)),
+        )
+    ).rowcount
+    if postgresql:
+        conn.exec_driver_sql(f"ANALYZE {L.name}")
+    same_key = and_(
+        Obs.c.customer_id == L.c.customer_id,
+        Obs.c.kpi_name == L.c.kpi_name,
+        Obs.c.observed_at == L.c.observed_at,
+    )
+    unchanged = conn.execute(
+        select(func.count()).select_from(L.join(Obs, same_key)).where(Obs.c.value == L.c.value)
+    ).scalar_one()
+    replaced = conn.execute(
+        update(Obs)
+        .where(exists().where(same_key, L.c.value != Obs.c.value))
+        .values(value=select(L.c.value).where(same_key).scalar_subquery())
+    ).rowcount
+    inserted = conn.execute(
+        insert(Obs).from_select(
+            ["customer_id", "kpi_name", "observed_at", "value"],
+            select(L.c.customer_id, L.c.kpi_name, L.c.observed_at, L.c.value).where(
+                ~exists().where(same_key)
+            ),
+        )
+    ).rowcount
+    return ImportResult(
+        source=display,
+        rows=rows,
+        inserted=inserted,
+        replaced=replaced + (rows - distinct),
+        unchanged=unchanged,
+    )
+
+
+# -- reading -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    customer: str
+    kpi_name: str
+    observed_at: datetime
+    value: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "customer": self.customer,
+            "kpi_name": self.kpi_name,
+            "observed_at": iso(self.observed_at),
+            "value": self.value,
+        }
+
+
+def observations_of(
+    conn: Connection, customer_id: int, *, kpi: str | None = None
+) -> Iterator[Observation]:
+    """One customer's observations, by KPI then time (streamed)."""
+    Obs = kpi_observations
+    query = (
+        select(customers.c.slug, Obs.c.kpi_name, Obs.c.observed_at, Obs.c.value)
+        .join_from(Obs, customers, customers.c.customer_id == Obs.c.customer_id)
+        .where(Obs.c.customer_id == customer_id)
+        .order_by(Obs.c.kpi_name, Obs.c.observed_at)
+    )
+    if kpi is not None:
+        query = query.where(Obs.c.kpi_name == kpi)
+    for row in conn.execute(query.execution_options(yield_per=5000)):
+        yield Observation(row.slug, row.kpi_name, as_utc(row.observed_at), row.value)
+
+
+def _latest_query(at: datetime, customer_id: int | None = None) -> Any:
+    """The latest observation of each (customer, KPI) at or before ``at``."""
+    Obs = kpi_observations
+    newest = select(
+        Obs.c.customer_id, Obs.c.kpi_name, func.max(Obs.c.observed_at).label("observed_at")
+    ).where(Obs.c.observed_at <= as_utc(at))
+    if customer_id is not None:
+        newest = newest.where(Obs.c.customer_id == customer_id)
+    newest_sq = newest.group_by(Obs.c.customer_id, Obs.c.kpi_name).subquery("newest")
+    return (
+        select(Obs.c.customer_id, Obs.c.kpi_name, Obs.c.observed_at, Obs.c.value)
+        .join_from(
+            Obs,
+            newest_sq,
+            and_(
+                Obs.c.customer_id == newest_sq.c.customer_id,
+                Obs.c.kpi_name == newest_sq.c.kpi_name,
+                Obs.c.observed_at == newest_sq.c.observed_at,
+            ),
+        )
+        .order_by(Obs.c.customer_id, Obs.c.kpi_name)
+    )
+
+
+def latest_values(conn: Connection, customer_id: int, at: datetime) -> dict[str, InputValue]:
+    """One customer's values: the latest observation of each KPI at or before ``at``."""
+    return {
+        row.kpi_name: InputValue(row.value, "observation", as_utc(row.observed_at))
+        for row in conn.execute(_latest_query(at, customer_id))
+    }
+
+
+def latest_values_all(conn: Connection, at: datetime) -> Iterator[tuple[int, str, InputValue]]:
+    """Every customer's latest values at or before ``at``, by customer id (streamed)."""
+    query = _latest_query(at).execution_options(yield_per=5000)
+    for row in conn.execute(query):
+        yield (
+            row.customer_id,
+            row.kpi_name,
+            InputValue(row.value, "observation", as_utc(row.observed_at)),
+        )
