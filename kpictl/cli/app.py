@@ -125,7 +125,9 @@ def root(
 def _register() -> None:
     from kpictl.cli import customers, dbcommands, validate
     from kpictl.cli import diff as diffcommands
+    from kpictl.cli import isolation as isolationcommands
     from kpictl.cli import observations as observationcommands
+    from kpictl.cli import schema as schemacommands
     from kpictl.cli import score as scorecommands
 
     app.command("validate")(validate.validate)
@@ -138,6 +140,8 @@ def _register() -> None:
     app.command("history")(diffcommands.history)
     app.command("score")(scorecommands.score)
     app.add_typer(observationcommands.app, name="observations")
+    app.command("verify-isolation")(isolationcommands.verify_isolation)
+    app.command("schema")(schemacommands.schema)
 
 
 _register()

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from kpictl.cli.completion import complete_customer
 from kpictl.render import OutputFormat, Renderer
 from kpictl.settings import DEFAULT_LOCK_TIMEOUT, Settings
 
@@ -31,7 +32,11 @@ Output = Annotated[
 CustomerOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--customer", "-c", help="Customer slug (repeat for several).", show_default=False
+        "--customer",
+        "-c",
+        help="Customer slug (repeat for several).",
+        show_default=False,
+        autocompletion=complete_customer,
     ),
 ]
 LockTimeout = Annotated[

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from kpictl.cli.completion import complete_customer, complete_kpi
 from kpictl.cli.context import DEFAULT_LOCK, CustomerOpt, LockTimeout, Output, app_context
 from kpictl.render import OutputFormat
 
@@ -95,11 +96,18 @@ def list_(
     ctx: typer.Context,
     customer: Annotated[
         str | None,
-        typer.Option("--customer", "-c", help="Show this customer's effective ranges."),
+        typer.Option(
+            "--customer",
+            "-c",
+            help="Show this customer's effective ranges.",
+            autocompletion=complete_customer,
+        ),
     ] = None,
     own: Annotated[bool, typer.Option("--own", help="With --customer: only its own rows.")] = False,
     defaults: Annotated[bool, typer.Option("--defaults", help="Only the system defaults.")] = False,
-    kpi: Annotated[str | None, typer.Option("--kpi", help="Only this KPI.")] = None,
+    kpi: Annotated[
+        str | None, typer.Option("--kpi", help="Only this KPI.", autocompletion=complete_kpi)
+    ] = None,
     output: Output = OutputFormat.table,
 ) -> None:
     """Show stored ranges; with --customer, the ranges that apply to that customer.

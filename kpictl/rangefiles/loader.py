@@ -31,34 +31,42 @@ from kpictl.rangefiles.model import (
     RangeSet,
     Scoring,
 )
+from kpictl.rangefiles.rules import (
+    BAND_KEYS,
+    BETTER,
+    CATALOG_FILE,
+    CATALOG_KEYS,
+    CATALOG_REQUIRED,
+    CLAMP_KEYS,
+    CLAMP_REQUIRED,
+    CUSTOMER_KEYS,
+    CUSTOMER_REQUIRED,
+    CUSTOMERS_DIR,
+    DEFAULTS_FILE,
+    DEFAULTS_KEYS,
+    DEFAULTS_REFUSED,
+    DEFAULTS_REQUIRED,
+    KPI_DEF_KEYS,
+    KPI_DEF_REQUIRED,
+    KPI_NAME_RE,
+    KPI_NAME_RULE,
+    KPI_RANGE_KEYS,
+    MAX_VERSION,
+    MODELS,
+    PLAYBOOK_RE,
+    PLAYBOOK_RULE,
+    POINTS_KEYS,
+    POINTS_REQUIRED,
+    RANGES_SCORING_KEYS,
+    REGRESSION_KEYS,
+    REGRESSION_REQUIRED,
+    SCORE_KPI,
+    SLUG_RE,
+    SLUG_RULE,
+)
 from kpictl.rangefiles.yamlstrict import MAX_BYTES, KeyPath, StrictYamlError, read_yaml
 
-CATALOG_FILE = "kpis.yaml"
-DEFAULTS_FILE = "defaults.yaml"
-CUSTOMERS_DIR = "customers"
-
-SLUG_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
-KPI_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,62}")
-PLAYBOOK_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,99}")
-MAX_VERSION = 2**31 - 1  # the revision log stores it in an INTEGER column
-
 _API_VERSION_RE = re.compile(r"kpictl/v([0-9]+)")
-_BETTER = ("higher", "lower", "none")
-_MODELS = ("ranges", "regression")
-
-_CATALOG_KEYS = ("apiVersion", "kpis")
-_KPI_DEF_KEYS = ("unit", "better", "description")
-_DEFAULTS_KEYS = ("apiVersion", "version", "scoring", "ranges")
-_CUSTOMER_KEYS = ("apiVersion", "customer", "name", "version", "scoring", "ranges")
-_KPI_RANGE_KEYS = (*BAND_NAMES, "weight", "playbook")
-_BAND_KEYS = ("min", "max")
-_RANGES_SCORING_KEYS = ("model", "points")
-_REGRESSION_KEYS = ("model", "intercept", "coefficients", "clamp")
-_POINTS_KEYS = ("healthy", "risk", "critical")
-
-_SLUG_RULE = "lowercase letters, digits and '-', 1-63 characters, not starting or ending with '-'"
-_KPI_NAME_RULE = "a lowercase letter, then up to 62 lowercase letters, digits or '_'"
-_PLAYBOOK_RULE = "lowercase letters, digits, '_', '.' and '-', up to 100 characters"
 
 
 # -- public API ----------------------------------------------------------------------
@@ -127,7 +135,7 @@ def load_ranges(
         bad = [slug for slug in slugs if not SLUG_RE.fullmatch(slug)]
         if bad and require:
             raise RangeFileMissing(
-                f"{bad[0]!r} is not a valid customer slug ({_SLUG_RULE}): it names no file"
+                f"{bad[0]!r} is not a valid customer slug ({SLUG_RULE}): it names no file"
             )
         # A slug that is not one names no file here (think "../defaults").
         slugs = [slug for slug in slugs if slug not in bad]
@@ -403,7 +411,7 @@ class _Check:
     # -- the catalog --
 
     def catalog(self, data: dict) -> dict[str, KpiDef] | None:
-        self.keys(data, (), _CATALOG_KEYS, _CATALOG_KEYS)
+        self.keys(data, (), CATALOG_KEYS, CATALOG_REQUIRED)
         if "kpis" not in data:
             return None
         kpis = self.mapping(data["kpis"], ("kpis",), "a mapping of KPI names to definitions")
@@ -414,14 +422,14 @@ class _Check:
             path: KeyPath = ("kpis", name)
             name_ok = isinstance(name, str) and KPI_NAME_RE.fullmatch(name)
             if not name_ok:
-                self.error(path, f"KPI name {name!r} is not valid: {_KPI_NAME_RULE}")
+                self.error(path, f"KPI name {name!r} is not valid: {KPI_NAME_RULE}")
             spec = self.mapping(spec, path, "a mapping with unit, better and description")
             if spec is None:
                 continue
-            self.keys(spec, path, _KPI_DEF_KEYS, ("unit", "better"))
+            self.keys(spec, path, KPI_DEF_KEYS, KPI_DEF_REQUIRED)
             unit = self.string(spec["unit"], (*path, "unit")) if "unit" in spec else None
             better = spec.get("better")
-            if "better" in spec and better not in _BETTER:
+            if "better" in spec and better not in BETTER:
                 self.error(
                     (*path, "better"), f"must be higher, lower or none, got {describe(better)}"
                 )
@@ -442,12 +450,12 @@ class _Check:
             self.keys(
                 data,
                 (),
-                _DEFAULTS_KEYS,
-                ("version", "ranges"),
-                refused={"customer": only, "name": only},
+                DEFAULTS_KEYS,
+                DEFAULTS_REQUIRED,
+                refused=dict.fromkeys(DEFAULTS_REFUSED, only),
             )
         else:
-            self.keys(data, (), _CUSTOMER_KEYS, ("customer", "version", "ranges"))
+            self.keys(data, (), CUSTOMER_KEYS, CUSTOMER_REQUIRED)
 
         slug = name = None
         if not is_defaults:
@@ -482,7 +490,7 @@ class _Check:
             self.error(path, f"must be the customer's slug (a string), got {describe(slug)}")
             return None
         if not SLUG_RE.fullmatch(slug):
-            self.error(path, f"{slug!r} is not a valid slug: {_SLUG_RULE}")
+            self.error(path, f"{slug!r} is not a valid slug: {SLUG_RULE}")
             return None
         if slug != stem:
             self.error(
@@ -520,7 +528,7 @@ class _Check:
         """The catalog's definition; reports a KPI that is not in it (or not a valid name)."""
         if catalog is None:
             if not (isinstance(name, str) and KPI_NAME_RE.fullmatch(name)):
-                self.error(path, f"KPI name {name!r} is not valid: {_KPI_NAME_RULE}")
+                self.error(path, f"KPI name {name!r} is not valid: {KPI_NAME_RULE}")
             return None
         kpi = catalog.kpis.get(name) if isinstance(name, str) else None
         if kpi is None:
@@ -539,7 +547,7 @@ class _Check:
         spec = self.mapping(value, path, "a mapping of bands (critical, risk, healthy)")
         if spec is None:
             return None
-        self.keys(spec, path, _KPI_RANGE_KEYS)
+        self.keys(spec, path, KPI_RANGE_KEYS)
 
         bands: dict[str, Band] = {}
         present = [name for name in BAND_NAMES if name in spec]
@@ -565,7 +573,7 @@ class _Check:
         ):
             self.error(
                 (*path, "playbook"),
-                f"must be a playbook name ({_PLAYBOOK_RULE}), got {describe(playbook)}",
+                f"must be a playbook name ({PLAYBOOK_RULE}), got {describe(playbook)}",
             )
 
         if _has_error(self.problems[errors_before:]):
@@ -576,7 +584,7 @@ class _Check:
         spec = self.mapping(value, path, "a mapping with min and/or max")
         if spec is None:
             return None
-        self.keys(spec, path, _BAND_KEYS)
+        self.keys(spec, path, BAND_KEYS)
         if "min" not in spec and "max" not in spec:
             self.error(path, "needs min, max or both (a missing bound is unbounded)")
             return None
@@ -647,14 +655,14 @@ class _Check:
             self.error((*path, "model"), "required key is missing (ranges or regression)")
             return None
         model = spec["model"]
-        if model not in _MODELS:
+        if model not in MODELS:
             self.error(
                 (*path, "model"), f"unknown model {describe(model)} (expected ranges or regression)"
             )
             return None
         errors_before = len(self.problems)
         if model == "ranges":
-            self.keys(spec, path, _RANGES_SCORING_KEYS)
+            self.keys(spec, path, RANGES_SCORING_KEYS)
             points = None
             if "points" in spec:
                 points = self.points(spec["points"], (*path, "points"))
@@ -662,7 +670,7 @@ class _Check:
                 return None
             return Scoring(model="ranges", points=points)
 
-        self.keys(spec, path, _REGRESSION_KEYS, ("intercept", "coefficients"))
+        self.keys(spec, path, REGRESSION_KEYS, REGRESSION_REQUIRED)
         intercept = None
         if "intercept" in spec:
             intercept = self.number(spec["intercept"], (*path, "intercept"))
@@ -680,9 +688,9 @@ class _Check:
         spec = self.mapping(value, path, "a mapping with healthy, risk and critical")
         if spec is None:
             return None
-        self.keys(spec, path, _POINTS_KEYS, _POINTS_KEYS)
+        self.keys(spec, path, POINTS_KEYS, POINTS_REQUIRED)
         out = {}
-        for name in _POINTS_KEYS:
+        for name in POINTS_KEYS:
             if name in spec:
                 number = self.number(spec[name], (*path, name))
                 if number is not None:
@@ -697,7 +705,7 @@ class _Check:
             self.error(path, "must name at least one KPI")
         out = {}
         for kpi, coefficient in spec.items():
-            if kpi == "health_score":
+            if kpi == SCORE_KPI:
                 # the score is computed, never an input (SPEC section 4): such a model
                 # could never be evaluated
                 self.error((*path, kpi), "health_score is the model's output, not an input")
@@ -712,7 +720,7 @@ class _Check:
         spec = self.mapping(value, path, "a mapping with min and max")
         if spec is None:
             return None
-        self.keys(spec, path, _BAND_KEYS, _BAND_KEYS)
+        self.keys(spec, path, CLAMP_KEYS, CLAMP_REQUIRED)
         low = self.number(spec["min"], (*path, "min")) if "min" in spec else None
         high = self.number(spec["max"], (*path, "max")) if "max" in spec else None
         if low is None or high is None:

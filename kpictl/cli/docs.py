@@ -1,0 +1,121 @@
+"""The command reference, docs/commands.md, generated from the ``--help`` texts.
+
+    python -m kpictl.cli.docs            # rewrite docs/commands.md
+    python -m kpictl.cli.docs --check    # exit 1 when it is out of date (CI, tests)
+
+The help texts are laid out at a fixed width, so the page does not depend on the
+terminal that generated it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+WIDTH = 88
+DEFAULT_PATH = Path("docs") / "commands.md"
+REGENERATE = "python -m kpictl.cli.docs"
+
+
+@dataclass(frozen=True, slots=True)
+class CommandDoc:
+    """One command of the tree: its full name (``kpictl customers add``) and help."""
+
+    name: str
+    command: click.Command
+    help: str
+    short_help: str
+    is_group: bool
+
+    @property
+    def anchor(self) -> str:
+        return self.name.replace(" ", "-")
+
+
+def root_command() -> click.Command:
+    """The click command behind the Typer app, every command registered."""
+    import typer
+
+    from kpictl.cli.app import app
+
+    return typer.main.get_command(app)
+
+
+def walk(
+    command: click.Command | None = None, ctx: click.Context | None = None
+) -> Iterator[CommandDoc]:
+    """Every command and group, depth first, in the order of ``kpictl --help``."""
+    if command is None:
+        command = root_command()
+    if ctx is None:
+        ctx = click.Context(
+            command, info_name="kpictl", terminal_width=WIDTH, max_content_width=WIDTH
+        )
+    is_group = isinstance(command, click.Group)
+    yield CommandDoc(
+        name=ctx.command_path,
+        command=command,
+        help=command.get_help(ctx),
+        short_help=command.get_short_help_str(limit=WIDTH),
+        is_group=is_group,
+    )
+    if isinstance(command, click.Group):
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            if sub is None or sub.hidden:
+                continue
+            yield from walk(sub, click.Context(sub, info_name=name, parent=ctx))
+
+
+def reference() -> str:
+    """The whole of docs/commands.md."""
+    docs = list(walk())
+    lines = [
+        "# kpictl command reference",
+        "",
+        "<!-- Generated from the --help texts by `python -m kpictl.cli.docs`; do not edit. -->",
+        "",
+        "Every command, as `kpictl COMMAND --help` prints it. Global options (`--db`,",
+        "`--ranges`, `--no-color`, `--version`) go before the command.",
+        "",
+    ]
+    for doc in docs[1:]:
+        lines.append(f"- [`{doc.name}`](#{doc.anchor}): {doc.short_help}")
+    for doc in docs:
+        lines += ["", f"## {doc.name}", "", "```text", doc.help.rstrip(), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=REGENERATE, description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "path", nargs="?", type=Path, default=DEFAULT_PATH, help="[default: %(default)s]"
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 when the page is stale"
+    )
+    args = parser.parse_args(argv)
+    text = reference()
+    current = args.path.read_text(encoding="utf-8") if args.path.is_file() else None
+    if args.check:
+        if current != text:
+            sys.stderr.write(f"error: {args.path} is out of date\nhint: run {REGENERATE}\n")
+            return 1
+        sys.stderr.write(f"{args.path} is up to date\n")
+        return 0
+    if current == text:
+        sys.stderr.write(f"{args.path} is up to date\n")
+        return 0
+    args.path.parent.mkdir(parents=True, exist_ok=True)
+    args.path.write_text(text, encoding="utf-8")
+    sys.stderr.write(f"wrote {args.path}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

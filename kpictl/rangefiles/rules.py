@@ -1,0 +1,52 @@
+"""The rules of range files as data: the keys of every mapping, which of them are
+required, and the patterns of names and numbers.
+
+The validator (``loader.py``) enforces these; ``schema.py`` publishes them as JSON
+Schema for editors and CI. Both read this one table, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+import re
+
+from kpictl.rangefiles.model import BAND_NAMES
+
+CATALOG_FILE = "kpis.yaml"
+DEFAULTS_FILE = "defaults.yaml"
+CUSTOMERS_DIR = "customers"
+
+SLUG_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+KPI_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,62}")
+PLAYBOOK_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,99}")
+MAX_VERSION = 2**31 - 1  # the revision log stores it in an INTEGER column
+
+SLUG_RULE = "lowercase letters, digits and '-', 1-63 characters, not starting or ending with '-'"
+KPI_NAME_RULE = "a lowercase letter, then up to 62 lowercase letters, digits or '_'"
+PLAYBOOK_RULE = "lowercase letters, digits, '_', '.' and '-', up to 100 characters"
+
+BETTER = ("higher", "lower", "none")
+MODELS = ("ranges", "regression")
+SCORE_KPI = "health_score"
+"""The KPI a score is judged by: the output of a scoring model, never one of its inputs."""
+
+# apiVersion is checked first and on its own (a file of a format this kpictl cannot
+# read is not checked further), so the *_REQUIRED tuples of range files leave it out.
+CATALOG_KEYS = ("apiVersion", "kpis")
+CATALOG_REQUIRED = CATALOG_KEYS
+KPI_DEF_KEYS = ("unit", "better", "description")
+KPI_DEF_REQUIRED = ("unit", "better")
+DEFAULTS_KEYS = ("apiVersion", "version", "scoring", "ranges")
+DEFAULTS_REQUIRED = ("version", "ranges")
+DEFAULTS_REFUSED = ("customer", "name")
+"""Keys of customer files that defaults.yaml refuses with their own message."""
+CUSTOMER_KEYS = ("apiVersion", "customer", "name", "version", "scoring", "ranges")
+CUSTOMER_REQUIRED = ("customer", "version", "ranges")
+KPI_RANGE_KEYS = (*BAND_NAMES, "weight", "playbook")
+BAND_KEYS = ("min", "max")
+CLAMP_KEYS = BAND_KEYS
+CLAMP_REQUIRED = CLAMP_KEYS
+RANGES_SCORING_KEYS = ("model", "points")
+REGRESSION_KEYS = ("model", "intercept", "coefficients", "clamp")
+REGRESSION_REQUIRED = ("intercept", "coefficients")
+POINTS_KEYS = ("healthy", "risk", "critical")
+POINTS_REQUIRED = POINTS_KEYS
