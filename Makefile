@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint docs dist bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,11 +14,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## The main job on the embedded SQLite default (kpictl.db in this directory).
+## The main job on the embedded SQLite default (kpictl.db in this directory): validate and
+## seed ranges/, show data-center's ranges, prove isolation, import sample values, score.
 demo: install
 	$(BIN)/kpictl validate
 	$(BIN)/kpictl seed --all
 	$(BIN)/kpictl list --customer data-center
+	$(BIN)/kpictl verify-isolation
+	$(BIN)/kpictl observations import samples/observations.csv
+	$(BIN)/kpictl score data-center
+	$(BIN)/kpictl score --all
 
 ## The whole suite: lint, types, tests on SQLite and PostgreSQL.
 test: install
@@ -30,6 +35,23 @@ test: install
 lint: install
 	$(BIN)/ruff check --fix kpictl tests
 	$(BIN)/ruff format kpictl tests
+
+## Regenerate what is generated: the command reference and the JSON Schemas.
+docs: install
+	$(BIN)/python -m kpictl.cli.docs
+	$(BIN)/kpictl schema --output-dir schemas
+
+## The wheel and the sdist, in dist/.
+dist: install
+	rm -rf dist
+	$(BIN)/python -m build
+
+## The benchmark at full size (PostgreSQL at 127.0.0.1); bench-quick for a smoke run.
+bench: install
+	$(BIN)/python -m kpictl.bench
+
+bench-quick: install
+	$(BIN)/python -m kpictl.bench --quick
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info kpictl.db .pytest_cache .mypy_cache .ruff_cache
