@@ -404,7 +404,7 @@ def diff(
     files, warnings, missing = _select_files(settings, customers, defaults, all)
     no_defaults_file = all and not (settings.ranges_dir / DEFAULTS_FILE).is_file()
     with db.open_database(settings) as engine, db.read_transaction(engine) as conn:
-        plan = api.build_plan(conn, files, prune=True)
+        plan, _ = api.build_plan(conn, files, prune=True)
         file_slugs = {f.customer for f in files if f.customer is not None}
         if all:
             known = store.customers_by_slug(conn)

@@ -31,6 +31,8 @@ class RecordedRevision:
     version: int
     sha256: str
     content_sha256: str
+    catalog_sha256: str | None = None
+    scoring: Any = None  # the recorded scoring section (a dict), for the content sha256
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,7 @@ class Plan:
     """Everything a seed of the selected files would do."""
 
     scopes: list[ScopePlan]
+    unchanged: int = 0  # scopes whose file, catalog and rows match the recorded revision
 
     def changes(self) -> list[RowChange]:
         return [c for s in self.scopes for c in s.changes]

@@ -259,7 +259,7 @@ ANSI = {
 
 
 def _plan_lines(plan: Plan) -> Iterator[tuple[str | None, str]]:
-    unchanged = 0
+    unchanged = plan.unchanged  # recognised by their recorded sha256, not even parsed
     for scope in plan.scopes:
         file = scope.file
         if not (

@@ -87,6 +87,7 @@ range_revisions = Table(
     Column("version", Integer, nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("content_sha256", String(64), nullable=False),
+    Column("catalog_sha256", String(64)),  # of the kpis.yaml the file was checked against
     Column("applied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("applied_by", Text, nullable=False),
     Column("adds", Integer, nullable=False, server_default=text("0")),

@@ -1,6 +1,13 @@
 """Range files without a database: strict YAML, validation, the domain models."""
 
-from kpictl.rangefiles.loader import load_catalog, load_range_file, load_ranges, validate_paths
+from kpictl.rangefiles.loader import (
+    load_catalog,
+    load_into,
+    load_range_file,
+    load_ranges,
+    range_file_paths,
+    validate_paths,
+)
 from kpictl.rangefiles.model import (
     API_VERSION,
     Band,
@@ -24,7 +31,9 @@ __all__ = [
     "RangeSet",
     "Scoring",
     "load_catalog",
+    "load_into",
     "load_range_file",
     "load_ranges",
+    "range_file_paths",
     "validate_paths",
 ]

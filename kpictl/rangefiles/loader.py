@@ -81,7 +81,7 @@ def load_catalog(path: Path, *, display: str | None = None) -> tuple[Catalog | N
     problems = check.finish()
     if kpis is None or _has_error(problems):
         return None, problems
-    return Catalog(path=path, kpis=kpis), problems
+    return Catalog(path=path, kpis=kpis, sha256=hashlib.sha256(check.data).hexdigest()), problems
 
 
 def load_range_file(
@@ -107,18 +107,18 @@ def load_range_file(
     return built, problems
 
 
-def load_ranges(
+def range_file_paths(
     ranges_dir: Path,
     *,
     defaults: bool = True,
     customers: Iterable[str] | None = None,
     require: bool = False,
-) -> RangeSet:
-    """Load the catalog, the defaults file and customer files (None: all) of a ranges dir.
+) -> tuple[list[tuple[str | None, Path]], list[Problem]]:
+    """The selected range files as (scope, path), without reading them: scope None is
+    defaults.yaml, else the customer's slug; ``customers`` None means every customer file.
 
-    Every problem of every file is collected; files with an error are left out of the
-    set. With ``require``, a requested defaults or customer file that does not exist
-    raises RangeFileMissing before anything is read.
+    With ``require``, a requested file that does not exist raises RangeFileMissing;
+    otherwise missing files are left out. Also returns warnings about ignored files.
     """
     if not ranges_dir.is_dir():
         what = "not a directory" if ranges_dir.exists() else "no such directory"
@@ -139,27 +139,103 @@ def load_ranges(
             )
         # A slug that is not one names no file here (think "../defaults").
         slugs = [slug for slug in slugs if slug not in bad]
-    wanted = [(slug, customers_dir / f"{slug}.yaml") for slug in slugs]
+    wanted: list[tuple[str | None, Path]] = [(None, defaults_path)] if defaults else []
+    wanted += [(slug, customers_dir / f"{slug}.yaml") for slug in slugs]
     if require:
-        needed = ([defaults_path] if defaults else []) + [p for _, p in wanted]
-        for path in needed:
+        for _scope, path in wanted:
             if not path.is_file():
                 raise RangeFileMissing(f"{path}: no such file")
+    if customers is None:  # listed from the directory: they exist
+        return wanted if not defaults or defaults_path.is_file() else wanted[1:], extra
+    return [(scope, path) for scope, path in wanted if path.is_file()], extra
+
+
+def load_ranges(
+    ranges_dir: Path,
+    *,
+    defaults: bool = True,
+    customers: Iterable[str] | None = None,
+    require: bool = False,
+) -> RangeSet:
+    """Load the catalog, the defaults file and customer files (None: all) of a ranges dir.
+
+    Every problem of every file is collected; files with an error are left out of the
+    set. With ``require``, a requested defaults or customer file that does not exist
+    raises RangeFileMissing before anything is read.
+    """
+    wanted, extra = range_file_paths(
+        ranges_dir, defaults=defaults, customers=customers, require=require
+    )
     catalog, problems = load_catalog(ranges_dir / CATALOG_FILE)
     rangeset = RangeSet(catalog=catalog, problems=problems)
-    if defaults and defaults_path.is_file():
-        rangefile, found = load_range_file(defaults_path, catalog)
-        rangeset.problems += found
-        rangeset.defaults = rangefile
-    for slug, path in wanted:
-        if not path.is_file():
-            continue
-        rangefile, found = load_range_file(path, catalog)
-        rangeset.problems += found
-        if rangefile is not None:
-            rangeset.customers[slug] = rangefile
+    load_into(rangeset, wanted)
     rangeset.problems += extra
     return rangeset
+
+
+def load_into(rangeset: RangeSet, files: Sequence[tuple[str | None, Path]]) -> None:
+    """Load (scope, path) files against the set's catalog, adding files and problems."""
+    loaded = load_many([path for _, path in files], rangeset.catalog)
+    for (scope, _path), (rangefile, found) in zip(files, loaded, strict=True):
+        rangeset.problems += found
+        if rangefile is None:
+            continue
+        if scope is None:
+            rangeset.defaults = rangefile
+        else:
+            rangeset.customers[scope] = rangefile
+
+
+# Below this many files a process pool costs more than it saves.
+PARALLEL_MIN_FILES = 200
+
+
+def load_many(
+    paths: Sequence[Path], catalog: Catalog | None, *, display: bool = False
+) -> list[tuple[RangeFile | None, list[Problem]]]:
+    """load_range_file for many files, in order; spread over the cores when it pays.
+
+    Range files are independent of each other, so a large directory is parsed and
+    checked by one worker process per core (``display``: name files as given).
+    """
+    workers = _worker_count(len(paths))
+    if workers <= 1:
+        return [load_range_file(p, catalog, display=str(p) if display else None) for p in paths]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # fork: the workers inherit the loaded modules, so they start in milliseconds
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    size = max(1, -(-len(paths) // (workers * 8)))
+    chunks = [list(paths[i : i + size]) for i in range(0, len(paths), size)]
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_set_worker_catalog, initargs=(catalog, display)
+    ) as pool:
+        return [result for chunk in pool.map(_load_chunk, chunks) for result in chunk]
+
+
+def _worker_count(files: int) -> int:
+    if files < PARALLEL_MIN_FILES or os.environ.get("KPICTL_SERIAL"):
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return min(cores, 8)
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _set_worker_catalog(catalog: Catalog | None, display: bool) -> None:
+    _WORKER["catalog"] = catalog
+    _WORKER["display"] = display
+
+
+def _load_chunk(paths: list[Path]) -> list[tuple[RangeFile | None, list[Problem]]]:
+    catalog, display = _WORKER["catalog"], _WORKER["display"]
+    return [load_range_file(p, catalog, display=str(p) if display else None) for p in paths]
 
 
 def validate_paths(paths: Sequence[Path], ranges_dir: Path) -> list[Problem]:
@@ -182,20 +258,26 @@ def validate_paths(paths: Sequence[Path], ranges_dir: Path) -> list[Problem]:
     files = _collect_files(paths)
 
     catalog_path = ranges_dir / CATALOG_FILE
+    if not catalog_path.exists():
+        # `kpictl validate some/where/ranges` from elsewhere: that directory's catalog
+        given = [p / CATALOG_FILE for p in paths if p.is_dir() and (p / CATALOG_FILE).is_file()]
+        if len(given) == 1:
+            catalog_path = given[0]
     catalog, catalog_problems = load_catalog(catalog_path)
     catalog_key = _identity(catalog_path)
     problems: list[Problem] = []
     catalog_reported = False
-    range_files = 0
+    range_paths = []
     for path in files:
         if path.name == CATALOG_FILE:
             if catalog_key is not None and _identity(path) == catalog_key:
                 catalog_reported = True
             problems += load_catalog(path, display=str(path))[1]
         else:
-            range_files += 1
-            problems += load_range_file(path, catalog, display=str(path))[1]
-    if range_files and not catalog_reported:
+            range_paths.append(path)
+    for _rangefile, found in load_many(range_paths, catalog, display=True):
+        problems += found
+    if range_paths and not catalog_reported:
         problems[:0] = catalog_problems
     return problems
 

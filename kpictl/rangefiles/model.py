@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -105,6 +106,7 @@ class Catalog:
 
     path: Path
     kpis: dict[str, KpiDef]
+    sha256: str = ""  # of the file's bytes
 
     def __contains__(self, name: object) -> bool:
         return name in self.kpis
@@ -169,17 +171,33 @@ class RangeFile:
 
     def content(self) -> dict[str, Any]:
         """The normalised content: what counts as a change (comments and layout don't)."""
-        return {
-            "apiVersion": API_VERSION,
-            "customer": self.customer,
-            "name": self.display_name,
-            "scoring": self.scoring.to_dict() if self.scoring else None,
-            "ranges": {k: self.ranges[k].row() for k in sorted(self.ranges)},
-        }
+        return normalised_content(
+            self.customer,
+            self.display_name,
+            self.scoring.to_dict() if self.scoring else None,
+            self.ranges.values(),
+        )
 
     @property
     def content_sha256(self) -> str:
         return content_sha256(self.content())
+
+
+def normalised_content(
+    customer: str | None,
+    name: str | None,
+    scoring: dict[str, Any] | None,
+    ranges: Iterable[KpiRange],
+) -> dict[str, Any]:
+    """The content of a scope as a range file or the database holds it, normalised the
+    same way from both, so that their sha256 tells whether they agree."""
+    return {
+        "apiVersion": API_VERSION,
+        "customer": customer,
+        "name": name,
+        "scoring": scoring,
+        "ranges": {r.kpi_name: r.row() for r in sorted(ranges, key=lambda r: r.kpi_name)},
+    }
 
 
 def content_sha256(content: dict[str, Any]) -> str:

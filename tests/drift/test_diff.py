@@ -285,7 +285,7 @@ def test_the_report_is_one_plan_with_prune(kpictl, ranges_dir, db_url) -> None:
     assert isinstance(report, DriftReport)
     files, _warnings = api.load_selection(settings, all=True)
     with db.open_database(settings) as engine, db.read_transaction(engine) as conn:
-        plan = api.build_plan(conn, files, prune=True)
+        plan, _ = api.build_plan(conn, files, prune=True)
     assert report.changes() == plan.changes()
 
 
