@@ -159,6 +159,7 @@ class RangeFile:
     name: str | None = None  # display name; defaults to the slug
     scoring: Scoring | None = None
     sha256: str = ""  # of the file's bytes
+    _content_sha256: str = field(default="", init=False, repr=False, compare=False)
 
     @property
     def scope(self) -> str | None:
@@ -180,7 +181,10 @@ class RangeFile:
 
     @property
     def content_sha256(self) -> str:
-        return content_sha256(self.content())
+        # memoised: plans ask for it several times per file, and a seed has thousands
+        if not self._content_sha256:
+            object.__setattr__(self, "_content_sha256", content_sha256(self.content()))
+        return self._content_sha256
 
 
 def normalised_content(
