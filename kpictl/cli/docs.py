@@ -1,4 +1,5 @@
-"""The command reference, docs/commands.md, generated from the ``--help`` texts.
+"""The command reference, docs/commands.md, and a page per command under docs/commands/,
+generated from the ``--help`` texts.
 
     python -m kpictl.cli.docs            # rewrite docs/commands.md
     python -m kpictl.cli.docs --check    # exit 1 when it is out of date (CI, tests)
@@ -85,10 +86,33 @@ def reference() -> str:
         "",
     ]
     for doc in docs[1:]:
-        lines.append(f"- [`{doc.name}`](#{doc.anchor}): {doc.short_help}")
+        lines.append(f"- [`{doc.name}`]({PAGES_DIR}/{doc.anchor}.md): {doc.short_help}")
     for doc in docs:
         lines += ["", f"## {doc.name}", "", "```text", doc.help.rstrip(), "```"]
     return "\n".join(lines) + "\n"
+
+
+PAGES_DIR = "commands"
+
+
+def pages() -> dict[str, str]:
+    """Every generated file, by path relative to docs/: the reference and a page per
+    command (docs/commands/<command>.md)."""
+    out = {DEFAULT_PATH.name: reference()}
+    for doc in walk():
+        body = [
+            f"# {doc.name}",
+            "",
+            f"<!-- Generated from `{doc.name} --help` by `{REGENERATE}`; do not edit. -->",
+            "",
+            "```text",
+            doc.help.rstrip(),
+            "```",
+            "",
+            "All commands: [command reference](../commands.md).",
+        ]
+        out[f"{PAGES_DIR}/{doc.anchor}.md"] = "\n".join(body) + "\n"
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,20 +124,33 @@ def main(argv: list[str] | None = None) -> int:
         "--check", action="store_true", help="write nothing; exit 1 when the page is stale"
     )
     args = parser.parse_args(argv)
-    text = reference()
-    current = args.path.read_text(encoding="utf-8") if args.path.is_file() else None
+    wanted = {
+        args.path if name == DEFAULT_PATH.name else args.path.parent / name: text
+        for name, text in pages().items()
+    }
+    stale = [
+        path
+        for path, text in wanted.items()
+        if not path.is_file() or path.read_text(encoding="utf-8") != text
+    ]
+    pages_dir = args.path.parent / PAGES_DIR
+    extra = sorted(set(pages_dir.glob("*.md")) - set(wanted)) if pages_dir.is_dir() else []
     if args.check:
-        if current != text:
-            sys.stderr.write(f"error: {args.path} is out of date\nhint: run {REGENERATE}\n")
+        if stale or extra:
+            names = ", ".join(str(p) for p in [*stale, *extra])
+            sys.stderr.write(f"error: out of date: {names}\nhint: run {REGENERATE}\n")
             return 1
-        sys.stderr.write(f"{args.path} is up to date\n")
+        sys.stderr.write(f"{args.path} and {len(wanted) - 1} command pages are up to date\n")
         return 0
-    if current == text:
-        sys.stderr.write(f"{args.path} is up to date\n")
-        return 0
-    args.path.parent.mkdir(parents=True, exist_ok=True)
-    args.path.write_text(text, encoding="utf-8")
-    sys.stderr.write(f"wrote {args.path}\n")
+    for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(wanted[path], encoding="utf-8")
+    for path in extra:  # a command that no longer exists
+        path.unlink()
+    sys.stderr.write(
+        f"wrote {len(stale)} and removed {len(extra)} file(s); "
+        f"{args.path} and {len(wanted) - 1} command pages are up to date\n"
+    )
     return 0
 
 

@@ -59,15 +59,30 @@ def test_the_reference_does_not_depend_on_the_terminal(monkeypatch: pytest.Monke
     assert docs.reference() == narrow
 
 
+def test_every_command_has_its_own_page_and_it_is_up_to_date() -> None:
+    pages = docs.pages()
+    for doc in COMMANDS:
+        page = REFERENCE.parent / "commands" / f"{doc.anchor}.md"
+        assert page.read_text(encoding="utf-8") == pages[f"commands/{doc.anchor}.md"], (
+            f"{page} is out of date: run `python -m kpictl.cli.docs`"
+        )
+        assert doc.help.rstrip() in page.read_text(encoding="utf-8")
+
+
 def test_generate_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     page = tmp_path / "docs" / "commands.md"
     assert docs.main([str(page), "--check"]) == 1
-    assert f"error: {page} is out of date" in capsys.readouterr().err
+    assert f"error: out of date: {page}" in capsys.readouterr().err
     assert docs.main([str(page)]) == 0
     assert page.read_text() == docs.reference()
+    assert (page.parent / "commands" / "kpictl-seed.md").is_file()
     assert docs.main([str(page), "--check"]) == 0
+    stray = page.parent / "commands" / "kpictl-gone.md"
+    stray.write_text("a command that no longer exists\n")
+    assert docs.main([str(page), "--check"]) == 1
     assert docs.main([str(page)]) == 0
-    assert "is up to date" in capsys.readouterr().err
+    assert not stray.exists()
+    assert "are up to date" in capsys.readouterr().err
 
 
 def test_root_help_offers_shell_completion() -> None:
