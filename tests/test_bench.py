@@ -1,0 +1,155 @@
+"""The benchmark runs (``python -m kpictl.bench``): a smoke test at a tiny size, not a
+timed test. It checks that every step runs and is printed, that the baselines compute
+what kpictl computes, and the pieces that decide a verdict (ratios, timeouts)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+
+import pytest
+
+from kpictl import bench
+
+PG_ADMIN_URL = os.environ.get("KPICTL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture
+def pg_admin() -> str:
+    """The admin URL, or skip (outside CI) / fail (in CI) when no server answers."""
+    import psycopg2
+
+    try:
+        psycopg2.connect(bench._dsn(PG_ADMIN_URL), connect_timeout=3).close()
+    except psycopg2.OperationalError as exc:
+        reason = f"PostgreSQL not reachable at {PG_ADMIN_URL}: {str(exc).strip()}"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason} (CI must run the PostgreSQL tests)")
+        pytest.skip(reason)
+    return PG_ADMIN_URL
+
+
+STEP_NAMES = [
+    "kpictl --version",
+    "kpictl --help",
+    "kpictl validate (one file)",
+    "kpictl list --customer X (SQLite)",
+    "validate (all files)",
+    "seed --all, empty database",
+    "seed --all, nothing changed",
+    "verify-isolation vs set-based SQL",
+    "verify-isolation vs loop",
+    "score --all -o table vs one SQL query",
+    "score --all -o json vs one SQL query",
+    "observations import vs COPY",
+]
+
+
+@pytest.mark.postgres
+def test_quick_benchmark_prints_every_step(
+    pg_admin: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--quick", "--pg", pg_admin, "--repeat", "1", "--files", "5", "--customers", "20"]
+    argv += ["--import-rows", "300", "--loop-sample", "5"]
+    assert bench.main(argv) == 0
+    out = capsys.readouterr().out
+    table = [line for line in out.splitlines() if line.startswith("| ")][1:]
+    for name in STEP_NAMES:
+        rows = [line for line in table if line.startswith(f"| {name} ")]
+        # the database steps run at N and 10 N (the tenfold RSS check)
+        expected = 1 if name.startswith(("kpictl ", "validate", "seed")) else 2
+        assert len(rows) == expected, f"{name}: {rows}\n{out}"
+        for row in rows:
+            assert "killed" not in row and "not run" not in row, row
+            assert " MB " in row, row  # peak RSS measured
+    assert "loop EXTRAPOLATED from 5 of 20 customers" in out
+    assert "(20 customers) -> " in out and "(200 customers)" in out  # RSS at both sizes
+    assert "peak RSS of kpictl" in out
+
+
+@pytest.mark.postgres
+def test_score_baseline_computes_the_scores_kpictl_computes(pg_admin: str) -> None:
+    dbs = bench.Databases(pg_admin)
+    try:
+        url = dbs.initialised()
+        bench.generate_platform(dbs, url, 40, override_every=3, obs_per_kpi=2)
+        baseline = bench.python_script(
+            bench.BASELINE_SCORE, bench._dsn(url), bench.SCORE_AT, bench.SCORE_SQL
+        )
+        expected = {}
+        for line in bench.timed(baseline, capture=True).stdout.splitlines():
+            slug, score, status = line.split(",")
+            expected[slug] = (float(score), status)
+        argv = [*bench.KPICTL, "--db", url, "score", "--all", "--at", bench.SCORE_AT, "-o", "json"]
+        scored = json.loads(bench.timed(argv, capture=True).stdout)
+    finally:
+        dbs.drop_all()
+    assert len(scored) == 40 == len(expected)
+    for s in scored:
+        assert s["model"] == "ranges"
+        assert expected[s["customer"]] == (pytest.approx(s["score"], abs=1e-6), s["status"])
+
+
+@pytest.mark.postgres
+def test_isolation_baselines_pass_a_sound_platform_and_fail_a_broken_one(pg_admin: str) -> None:
+    dbs = bench.Databases(pg_admin)
+
+    def run_all(url: str) -> tuple[bench.Run, bench.Run, bench.Run]:
+        dsn = bench._dsn(url)
+        checks = bench.timed(bench.python_script(bench.BASELINE_ISOLATION_SQL, dsn))
+        loop = bench.timed(
+            bench.python_script(bench.BASELINE_ISOLATION_LOOP, dsn, "10"), capture=True
+        )
+        kpictl = bench.timed([*bench.KPICTL, "--db", url, "verify-isolation"])
+        return checks, loop, kpictl
+
+    try:
+        url = dbs.initialised()
+        bench.generate_platform(dbs, url, 25, override_every=2)
+        sound = run_all(url)
+        # a second row of customer 1 for one KPI: every one of them must see it
+        dbs.run(
+            url,
+            "ALTER TABLE kpi_reference_ranges DROP CONSTRAINT uq_customer_kpi_name",
+            "INSERT INTO kpi_reference_ranges (customer_id, kpi_name, weight) "
+            "SELECT customer_id, kpi_name, weight FROM kpi_reference_ranges "
+            "WHERE customer_id = 1 LIMIT 1",
+        )
+        broken = run_all(url)
+    finally:
+        dbs.drop_all()
+    assert [r.exit_code for r in sound] == [0, 0, 0]
+    assert [r.exit_code for r in broken] == [1, 1, 1]
+    assert json.loads(sound[1].stdout) == {
+        "measured": 10,
+        "customers": 25,
+        "loop_seconds": pytest.approx(0.0, abs=60),
+    }
+
+
+def test_ratios_read_the_right_way_round() -> None:
+    slower = bench.Result("s", "-", median=3.0, baseline=2.0, rss_mb=50, target="<= 1.5x")
+    assert slower.ratio == 1.5 and slower.met
+    faster = bench.Result("s", "-", median=1.0, baseline=30.0, rss_mb=50, target=">= 25x faster")
+    assert faster.ratio == 30.0 and faster.met
+    assert not bench.Result("s", "-", 2.0, 30.0, 50, ">= 25x faster").met
+    killed = bench.Result("s", "-", 3.0, 2.0, 50, "<= 2x", timed_out=True)
+    assert not killed.met
+    assert ">1.50x" in bench.report([killed])
+    assert "30.0x faster" in bench.report([faster])
+
+
+def test_budget_allows_a_multiple_of_the_target() -> None:
+    budget = bench.Budget(factor=10, floor=15)
+    assert budget.timeout(4.0, "<= 2.5x") == 100.0
+    assert budget.timeout(50.0, ">= 25x faster") == 20.0
+    assert budget.timeout(0.1, "<= 2x") == 15.0
+
+
+def test_a_run_over_its_timeout_is_killed_and_marked() -> None:
+    run = bench.timed([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.5)
+    assert run.timed_out
+    assert 0.5 <= run.seconds < 10
+    assert not math.isnan(run.rss_mb)
