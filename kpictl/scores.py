@@ -79,11 +79,13 @@ def parse_sets(sets: Sequence[str]) -> dict[str, scoring.InputValue]:
     for item in sets:
         kpi, sep, raw = item.partition("=")
         if not sep or not kpi.strip():
-            raise InvalidInput(f"--set {item!r}: expected KPI=VALUE, e.g. error_rate_pct=2.5")
+            raise InvalidInput(
+                f"--set {obs.shown(item)}: expected KPI=VALUE, e.g. error_rate_pct=2.5"
+            )
         try:
             value = obs.parse_number(raw)
         except ValueError as exc:
-            raise InvalidInput(f"--set {item!r}: {exc}") from None
+            raise InvalidInput(f"--set {obs.shown(item)}: {exc}") from None
         out[kpi.strip()] = scoring.InputValue(value, "set")
     return out
 

@@ -6,12 +6,16 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, unquote_plus
 
 DEFAULT_DATABASE_URL = "sqlite:///kpictl.db"
 DEFAULT_RANGES_DIR = "ranges"
 DEFAULT_LOCK_TIMEOUT = 30.0
 
-_PASSWORD_IN_URL = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)@")
+_WHITE_SPACE = re.compile(r"(\s+)")
+_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
+# A password given as a query parameter (?password=...) or a libpq keyword (password=...).
+_PASSWORD_PARAM = re.compile(r"(?P<head>\bpassword=)(?P<pw>'[^']*'|[^&\s]*)", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,17 +34,74 @@ class Settings:
 
     @property
     def safe_url(self) -> str:
-        return mask_url(self.database_url)
+        """The database URL with its password (wherever it is given) replaced by ***."""
+        split = _split_password(self.database_url)
+        url = f"{split[0]}***{split[2]}" if split else self.database_url
+        return mask_url(url)
 
     def secrets(self) -> list[str]:
-        """Strings that must never be printed (the URL's password)."""
-        match = _PASSWORD_IN_URL.search(self.database_url)
-        return [match.group("pw")] if match and match.group("pw") else []
+        """Strings that must never be printed: the URL's password, as written and decoded."""
+        found = []
+        split = _split_password(self.database_url)
+        if split:
+            found.append(split[1])
+        found += [m.group("pw").strip("'") for m in _PASSWORD_PARAM.finditer(self.database_url)]
+        variants = {v for raw in found for v in (raw, unquote(raw), unquote_plus(raw))}
+        return sorted((v for v in variants if v), key=len, reverse=True)
+
+
+def _split_password(url: str) -> tuple[str, str, str] | None:
+    """``scheme://user:``, the password, ``@host...`` of a URL that has a password.
+
+    The password is everything between the first ':' of the user part and the last
+    '@' of the URL (SQLAlchemy allows '/', ':' and spaces in it), so nothing of a
+    password is shown even when a character in it should have been percent-encoded.
+    """
+    start = url.find("://")
+    at = url.rfind("@")
+    if start < 0 or at < start:
+        return None
+    start += 3
+    colon = url.find(":", start, at)
+    if colon < 0 or "/" in url[start:colon]:
+        return None
+    return url[: colon + 1], url[colon + 1 : at], url[at:]
+
+
+def password_of(url: str) -> str | None:
+    """The password of a URL as SQLAlchemy reads it (percent-decoded), None without one."""
+    split = _split_password(url)
+    return unquote(split[1]) if split else None
 
 
 def mask_url(text: str) -> str:
-    """Replace every password in URLs inside ``text`` with ***."""
-    return _PASSWORD_IN_URL.sub(lambda m: f"{m.group('head')}***@", text)
+    """Replace every password of URLs (and ``password=`` parameters) in ``text`` with ***.
+
+    In free text (an error message) a URL ends at white space, and its password runs
+    to the last '@' of it, so that an unencoded '@' in a password cannot leave a piece
+    showing. Linear in the length of ``text``: it may echo a 10 MB argument.
+    """
+    if "://" in text and "@" in text:
+        text = "".join(_mask_word(w) if "://" in w else w for w in _WHITE_SPACE.split(text))
+    if "=" not in text:
+        return text
+    return _PASSWORD_PARAM.sub(
+        lambda m: m.group(0) if m.group("pw").startswith("***") else f"{m.group('head')}***",
+        text,
+    )
+
+
+def _mask_word(word: str) -> str:
+    last_at = word.rfind("@")
+    scheme_end = word.find("://")
+    while 0 < scheme_end < last_at:
+        i = scheme_end + 3
+        while i < last_at and word[i] not in ":/":  # the user name, as SQLAlchemy reads it
+            i += 1
+        if word[i] == ":" and word[scheme_end - 1] in _SCHEME_CHARS:
+            return f"{word[: i + 1]}***{word[last_at:]}"
+        scheme_end = word.find("://", i)
+    return word
 
 
 def applied_by() -> str:

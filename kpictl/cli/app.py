@@ -58,11 +58,17 @@ def _renderer(ctx: click.Context) -> Renderer:
     return obj.renderer if obj else Renderer()
 
 
+MAX_MESSAGE = 2000
+"""Characters of an error message shown: one that echoes a huge input is cut short."""
+
+
 def _mask(ctx: click.Context, text: str) -> str:
     obj = ctx.find_object(AppContext)
     text = mask_url(text)
     for secret in obj.settings.secrets() if obj else []:
         text = text.replace(secret, "***")
+    if len(text) > MAX_MESSAGE:
+        text = f"{text[:MAX_MESSAGE]}... (cut short: {len(text):,} characters in all)"
     return text
 
 

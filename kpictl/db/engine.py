@@ -7,8 +7,10 @@ kpictl, and turns driver errors into the kpictl error family (exit 3).
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +20,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import NullPool
 
 from kpictl.errors import DatabaseError, DatabaseUnavailable, KpictlError, LockTimeout, SchemaTooNew
-from kpictl.settings import DEFAULT_LOCK_TIMEOUT, Settings, mask_url
+from kpictl.settings import DEFAULT_LOCK_TIMEOUT, Settings, mask_url, password_of
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -28,6 +30,8 @@ SEED_LOCK_KEY = 0x6B7069_0001
 MIGRATE_LOCK_KEY = 0x6B7069_0002
 
 CONNECT_TIMEOUT_SECONDS = 5
+
+MAX_LOCK_WAIT_SECONDS = 2_147_483  # PostgreSQL's lock_timeout is at most 2^31-1 ms
 
 
 def known_revisions() -> list[str]:
@@ -53,9 +57,14 @@ def make_engine(settings: Settings, *, lock_timeout: float = DEFAULT_LOCK_TIMEOU
     url = settings.database_url
     try:
         parsed = driver_url(url)
+        written = password_of(url)
+        if written is not None and parsed.password != written:
+            # An unencoded '@': part of the password would be read as the host name
+            # and could be printed in an error. Refuse before connecting.
+            raise ValueError("an '@' in its password or query must be percent-encoded as %40")
         if parsed.get_backend_name() == "sqlite":
             engine = create_engine(
-                parsed, poolclass=NullPool, connect_args={"timeout": lock_timeout}
+                parsed, poolclass=NullPool, connect_args={"timeout": lock_seconds(lock_timeout)}
             )
             _configure_sqlite(engine)
         elif parsed.get_backend_name() == "postgresql":
@@ -71,10 +80,17 @@ def make_engine(settings: Settings, *, lock_timeout: float = DEFAULT_LOCK_TIMEOU
             engine = create_engine(parsed, poolclass=NullPool)
     except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError, ImportError, ValueError) as exc:
         raise DatabaseUnavailable(
-            f"cannot use database URL {mask_url(url)}: {mask_url(str(exc))}",
+            f"cannot use database URL {settings.safe_url}: {_masked(str(exc), settings)}",
             hint="use a SQLAlchemy URL such as sqlite:///kpictl.db or postgresql://user@host/db",
         ) from exc
     return engine
+
+
+def lock_seconds(lock_timeout: float) -> float:
+    """--lock-timeout as a wait the drivers accept: 0 up to about 24 days."""
+    if math.isnan(lock_timeout) or lock_timeout < 0:
+        return 0.0
+    return min(lock_timeout, MAX_LOCK_WAIT_SECONDS)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -110,14 +126,45 @@ def translate_errors(settings: Settings) -> Iterator[None]:
         raise
     except sa_exc.SQLAlchemyError as exc:
         raise database_error(exc, settings) from exc
+    except Exception as exc:
+        # A driver error that did not pass through SQLAlchemy: a raw cursor (COPY).
+        wrapped = _driver_error(exc)
+        if wrapped is None:
+            raise
+        raise database_error(wrapped, settings) from exc
+
+
+def _driver_error(exc: Exception) -> sa_exc.SQLAlchemyError | None:
+    """A DB-API error of a loaded driver, wrapped the way SQLAlchemy wraps them."""
+    for name in ("psycopg2", "sqlite3"):
+        base = getattr(sys.modules.get(name), "Error", None)
+        if isinstance(base, type) and isinstance(exc, base):
+            return sa_exc.DBAPIError.instance(None, None, exc, base)
+    return None
+
+
+def _masked(text: str, settings: Settings) -> str:
+    text = mask_url(text)
+    for secret in settings.secrets():
+        text = text.replace(secret, "***")
+    return text
+
+
+_CONNECTION_LOST = (
+    "server closed the connection",
+    "terminating connection",
+    "connection already closed",
+    "connection not open",
+    "ssl connection has been closed",
+    "could not receive data from server",
+    "could not send data to server",
+)
 
 
 def database_error(exc: sa_exc.SQLAlchemyError, settings: Settings) -> DatabaseError:
     orig = getattr(exc, "orig", None)
     detail = str(orig if orig is not None else exc).strip().splitlines()
-    message = mask_url(detail[0] if detail else type(exc).__name__)
-    for secret in settings.secrets():
-        message = message.replace(secret, "***")
+    message = _masked(detail[0] if detail else type(exc).__name__, settings)
     pgcode = getattr(orig, "pgcode", None)
     lowered = message.lower()
     if pgcode == "55P03" or "database is locked" in lowered or "lock timeout" in lowered:
@@ -137,7 +184,14 @@ def database_error(exc: sa_exc.SQLAlchemyError, settings: Settings) -> DatabaseE
     )
     if isinstance(exc, sa_exc.OperationalError) and any(s in lowered for s in unreachable):
         return DatabaseUnavailable(f"cannot connect to {settings.safe_url}: {message}")
-    if isinstance(exc, sa_exc.IntegrityError):
+    lost = (pgcode or "").startswith("08") or pgcode in ("57P01", "57P02")
+    if lost or any(s in lowered for s in _CONNECTION_LOST):
+        return DatabaseUnavailable(
+            f"lost the connection to {settings.safe_url}: {message}",
+            hint="the transaction did not complete; run the command again when the "
+            "database is back",
+        )
+    if isinstance(exc, sa_exc.IntegrityError) or pgcode == "25006" or "readonly" in lowered:
         return DatabaseError(f"the database rejected the write: {message}")
     return DatabaseError(f"database error: {message}")
 
@@ -181,7 +235,9 @@ def upgrade(engine: Engine) -> str:
 
     Several kpictl processes may meet a fresh database at once: each takes a lock
     (a PostgreSQL advisory lock; SQLite's write lock via BEGIN IMMEDIATE), then looks
-    at the revision again, so only the first one migrates.
+    at the revision again, so only the first one migrates. On PostgreSQL no wait is
+    unbounded: neither for that lock nor for a table lock a migration needs while
+    another session reads the table (lock_timeout; then exit 3, nothing changed).
     """
     from alembic import command
     from alembic.config import Config
@@ -191,6 +247,7 @@ def upgrade(engine: Engine) -> str:
     with engine.connect() as conn:
         postgresql = is_postgresql(conn)
         if postgresql:
+            conn.exec_driver_sql(f"SET lock_timeout = '{int(DEFAULT_LOCK_TIMEOUT * 1000)}ms'")
             conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATE_LOCK_KEY})
             conn.commit()
         else:
@@ -232,15 +289,45 @@ def write_transaction(engine: Engine, *, lock_timeout: float) -> Iterator[Connec
     SQLite: BEGIN IMMEDIATE, which takes the database's write lock up front (the busy
     timeout given to the connection bounds the wait).
     """
+    seconds = lock_seconds(lock_timeout)
     with engine.connect() as conn:
         if is_sqlite(conn):
             conn.execution_options(kpictl_write=True)
-        with conn.begin():
+        try:
+            transaction = conn.begin()  # SQLite: BEGIN IMMEDIATE, waiting for the lock
+        except sa_exc.OperationalError as exc:
+            if "database is locked" in str(exc.orig):
+                raise _lock_not_obtained(seconds) from exc
+            raise
+        with transaction:
             if is_postgresql(conn):
-                conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(lock_timeout * 1000)}ms'")
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SEED_LOCK_KEY})
-                conn.exec_driver_sql("SET LOCAL lock_timeout = DEFAULT")
+                _advisory_write_lock(conn, seconds)
             yield conn
+
+
+def _advisory_write_lock(conn: Connection, seconds: float) -> None:
+    key = {"k": SEED_LOCK_KEY}
+    if conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), key).scalar():
+        return
+    if seconds <= 0:  # lock_timeout = 0 would mean "wait forever" to PostgreSQL
+        raise _lock_not_obtained(seconds)
+    conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{max(1, int(seconds * 1000))}ms'")
+    try:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), key)
+    except sa_exc.OperationalError as exc:
+        if getattr(exc.orig, "pgcode", None) == "55P03":
+            raise _lock_not_obtained(seconds) from exc
+        raise
+    conn.exec_driver_sql("SET LOCAL lock_timeout = DEFAULT")
+
+
+def _lock_not_obtained(seconds: float) -> LockTimeout:
+    return LockTimeout(
+        "could not obtain the database lock in time: another writer held kpictl's "
+        f"write lock for more than {seconds:g} s (--lock-timeout); nothing was written",
+        hint="another kpictl (seed, import, score --save) may be running; retry, "
+        "or raise --lock-timeout",
+    )
 
 
 @contextmanager

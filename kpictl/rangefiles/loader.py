@@ -13,6 +13,7 @@ import itertools
 import math
 import os
 import re
+import stat
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -347,6 +348,10 @@ def _open(path: Path, display: str | None, data: bytes | None) -> tuple[_Check, 
     shown = str(path) if display is None else display
     if data is None:
         try:
+            mode = path.stat().st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                # a FIFO or device would block or never end: range files are plain files
+                return _Check.failed(shown, "not a regular file"), None
             with path.open("rb") as stream:
                 data = stream.read(MAX_BYTES + 1)
         except FileNotFoundError:

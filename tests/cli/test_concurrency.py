@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -35,6 +37,7 @@ def test_four_seeds_at_once_on_a_fresh_database(db_url: str, ranges_dir: Path, t
     for code, stderr in outcomes:
         assert code == 0, stderr
         assert "Traceback" not in stderr
+        assert "duplicate key" not in stderr and "UNIQUE constraint" not in stderr
     # exactly one of them applied; the others found nothing to do
     assert sum("applied:" in err for _, err in outcomes) == 1
     assert sum("nothing to do" in err for _, err in outcomes) == 3
@@ -56,3 +59,31 @@ def test_four_seeds_at_once_on_a_fresh_database(db_url: str, ranges_dir: Path, t
         ("globex", 1),
     ]
     assert customer_slugs == ["acme", "data-center", "globex"]
+
+    # exactly the files': every row as the files say (diff finds nothing), and one
+    # revision per file, recording that file's bytes and the rows it added
+    check = subprocess.run(
+        [sys.executable, "-m", "kpictl", "diff", "--all"], env=env, cwd=tmp_path, timeout=60
+    )
+    assert check.returncode == 0
+    history = subprocess.run(
+        [sys.executable, "-m", "kpictl", "history", "-o", "json"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    logged = {
+        (r["scope"], r["sha256"], r["adds"], r["changes"], r["removes"])
+        for r in json.loads(history.stdout)
+    }
+    files = {
+        None: ranges_dir / "defaults.yaml",
+        **{p.stem: p for p in (ranges_dir / "customers").glob("*.yaml")},
+    }
+    adds = {None: 10, "acme": 2, "data-center": 10, "globex": 0}
+    assert logged == {
+        (scope, hashlib.sha256(path.read_bytes()).hexdigest(), adds[scope], 0, 0)
+        for scope, path in files.items()
+    }
