@@ -8,7 +8,6 @@ Nothing here prints.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,10 +27,8 @@ from kpictl.errors import (
 from kpictl.plan import Plan, plan_scope
 from kpictl.rangefiles import load_catalog, load_into, load_range_file, range_file_paths
 from kpictl.rangefiles.model import KpiRange, Problem, RangeFile, RangeSet
+from kpictl.rangefiles.rules import SLUG_RE
 from kpictl.settings import DEFAULT_LOCK_TIMEOUT, Settings, applied_by
-
-SLUG_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-
 
 # -- init ----------------------------------------------------------------------------
 
@@ -71,7 +68,7 @@ def _check_selection(customers: Sequence[str], defaults: bool, all: bool) -> Non
     if not (customers or defaults or all):
         raise UsageError("select what to apply: --customer SLUG, --defaults or --all")
     for slug in customers:
-        if not SLUG_RE.match(slug):
+        if not SLUG_RE.fullmatch(slug):
             raise UsageError(f"invalid customer slug {slug!r}")
 
 
@@ -366,7 +363,7 @@ def list_customers(settings: Settings) -> list[CustomerInfo]:
 
 
 def add_customer(settings: Settings, slug: str, *, name: str | None = None) -> store.Customer:
-    if not SLUG_RE.match(slug):
+    if not SLUG_RE.fullmatch(slug):
         raise UsageError(
             f"invalid customer slug {slug!r}",
             hint="lowercase letters, digits and '-', at most 63, not starting or ending with '-'",

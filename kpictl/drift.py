@@ -373,7 +373,7 @@ def _select_files(
         files, warnings = api.load_selection(settings, all=True)
         return files, warnings, []
     for slug in customers:
-        if not api.SLUG_RE.match(slug):
+        if not api.SLUG_RE.fullmatch(slug):
             raise UsageError(f"invalid customer slug {slug!r}")
     slugs = list(dict.fromkeys(customers))
     folder = settings.ranges_dir / CUSTOMERS_DIR
