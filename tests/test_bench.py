@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 
 import pytest
@@ -63,7 +64,9 @@ def test_quick_benchmark_prints_every_step(
         assert len(rows) == expected, f"{name}: {rows}\n{out}"
         for row in rows:
             assert "killed" not in row and "not run" not in row, row
-            assert " MB " in row, row  # peak RSS measured
+            # peak RSS measured ("!" marks one over 200 MB: a child forked from a large
+            # parent such as this pytest process counts the parent's pages until exec)
+            assert re.search(r" \d+ MB!? ", row), row
     assert "loop EXTRAPOLATED from 5 of 20 customers" in out
     assert "(20 customers) -> " in out and "(200 customers)" in out  # RSS at both sizes
     assert "peak RSS of kpictl" in out
