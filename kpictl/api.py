@@ -8,6 +8,7 @@ Nothing here prints.
 from __future__ import annotations
 
 import hashlib
+import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,8 @@ from kpictl.errors import (
 from kpictl.plan import Plan, plan_scope
 from kpictl.rangefiles import load_catalog, load_into, load_range_file, range_file_paths
 from kpictl.rangefiles.model import KpiRange, Problem, RangeFile, RangeSet
-from kpictl.rangefiles.rules import SLUG_RE
+from kpictl.rangefiles.rules import SLUG_RE, control_character
+from kpictl.rangefiles.yamlstrict import MAX_BYTES
 from kpictl.settings import DEFAULT_LOCK_TIMEOUT, Settings, applied_by
 
 # -- init ----------------------------------------------------------------------------
@@ -261,8 +263,17 @@ def seed(
     return SeedResult(plan, applied=True, dry_run=False, warnings=warnings)
 
 
-def _file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _file_sha256(path: Path) -> str | None:
+    """The file's sha256; None when it is no readable regular file of at most 1 MiB, which
+    leaves reporting the problem to the loader (a device is never read here)."""
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            return None
+        with path.open("rb") as stream:
+            data = stream.read(MAX_BYTES + 1)
+    except OSError:
+        return None
+    return None if len(data) > MAX_BYTES else hashlib.sha256(data).hexdigest()
 
 
 # -- list ----------------------------------------------------------------------------
@@ -368,6 +379,8 @@ def add_customer(settings: Settings, slug: str, *, name: str | None = None) -> s
             f"invalid customer slug {slug!r}",
             hint="lowercase letters, digits and '-', at most 63, not starting or ending with '-'",
         )
+    if name is not None and (bad := control_character(name)):
+        raise UsageError(f"--name must not contain control characters, got {bad}")
     with (
         db.open_database(settings) as engine,
         db.write_transaction(engine, lock_timeout=DEFAULT_LOCK_TIMEOUT) as conn,

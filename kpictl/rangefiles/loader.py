@@ -64,6 +64,7 @@ from kpictl.rangefiles.rules import (
     SCORE_KPI,
     SLUG_RE,
     SLUG_RULE,
+    control_character,
 )
 from kpictl.rangefiles.yamlstrict import MAX_BYTES, KeyPath, StrictYamlError, read_yaml
 
@@ -144,11 +145,11 @@ def range_file_paths(
     wanted += [(slug, customers_dir / f"{slug}.yaml") for slug in slugs]
     if require:
         for _scope, path in wanted:
-            if not path.is_file():
+            if not os.path.lexists(path):
                 raise RangeFileMissing(f"{path}: no such file")
     if customers is None:  # listed from the directory: they exist
         return wanted if not defaults or defaults_path.is_file() else wanted[1:], extra
-    return [(scope, path) for scope, path in wanted if path.is_file()], extra
+    return [(scope, path) for scope, path in wanted if os.path.lexists(path)], extra
 
 
 def load_ranges(
@@ -373,8 +374,11 @@ def _customer_slugs(customers_dir: Path) -> tuple[list[str], list[Problem]]:
         return [], []
     slugs, problems = [], []
     for entry in sorted(customers_dir.iterdir()):
-        if entry.name.startswith(".") or not entry.is_file():
+        if entry.name.startswith("."):
             continue
+        if not entry.is_file() and entry.suffix != ".yaml":
+            continue  # a directory, or a FIFO that is no range file; a <slug>.yaml that is
+            # not a regular file stays listed, so that reading it reports the problem
         if entry.suffix == ".yaml":
             slugs.append(entry.stem)
         elif entry.suffix == ".yml":
@@ -526,6 +530,13 @@ class _Check:
         self.error(path, f"must be a non-empty string, got {describe(value)}")
         return None
 
+    def display_name(self, value: Any, path: KeyPath) -> str | None:
+        name = self.string(value, path)
+        if name is not None and (bad := control_character(name)):
+            self.error(path, f"must not contain control characters, got {bad}")
+            return None
+        return name
+
     # -- apiVersion --
 
     def api_version(self, data: dict) -> bool:
@@ -605,7 +616,7 @@ class _Check:
         if not is_defaults:
             slug = self.customer(data, path.stem)
             if "name" in data:
-                name = self.string(data["name"], ("name",))
+                name = self.display_name(data["name"], ("name",))
         version = self.version(data)
         scoring = self.scoring(data["scoring"], catalog) if "scoring" in data else None
         ranges: dict[str, KpiRange] | None = None

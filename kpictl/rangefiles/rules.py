@@ -20,6 +20,17 @@ KPI_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,62}")
 PLAYBOOK_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,99}")
 MAX_VERSION = 2**31 - 1  # the revision log stores it in an INTEGER column
 
+# A display name is printed on terminals and stored as text: no C0/C1 control characters
+# (PostgreSQL refuses NUL in text; ESC would drive the terminal).
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def control_character(text: str) -> str | None:
+    """The first control character in ``text``, shown escaped (e.g. '\\x1b'); else None."""
+    found = CONTROL_RE.search(text)
+    return None if found is None else ascii(found.group())
+
+
 SLUG_RULE = "lowercase letters, digits and '-', 1-63 characters, not starting or ending with '-'"
 KPI_NAME_RULE = "a lowercase letter, then up to 62 lowercase letters, digits or '_'"
 PLAYBOOK_RULE = "lowercase letters, digits, '_', '.' and '-', up to 100 characters"

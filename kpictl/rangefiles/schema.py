@@ -28,6 +28,7 @@ from kpictl.rangefiles.rules import (
     CATALOG_REQUIRED,
     CLAMP_KEYS,
     CLAMP_REQUIRED,
+    CONTROL_RE,
     CUSTOMER_KEYS,
     CUSTOMER_REQUIRED,
     DEFAULTS_KEYS,
@@ -267,6 +268,7 @@ def _range_file_schema(
         },
         "name": {
             **_NON_EMPTY,
+            "not": {"pattern": CONTROL_RE.pattern},
             "description": "Display name, used when the customer is created; defaults to the slug.",
         },
         "version": {

@@ -3,7 +3,9 @@ connection at a point the test chooses, and the checks every failure must pass."
 
 from __future__ import annotations
 
+import multiprocessing
 import re
+import signal
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +31,58 @@ def assert_one_clean_error(result: Any, code: int) -> str:
     assert len(errors) == 1, result.stderr
     assert not errors[0].startswith("error: unexpected"), errors[0]
     return errors[0]
+
+
+class Hang(BaseException):
+    """A run went past its time limit. A BaseException, so that kpictl's edge, which
+    turns every Exception into an error line, does not swallow it."""
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Fail (rather than hang the suite) when the block runs longer than ``seconds``."""
+
+    def on_alarm(_signum: int, _frame: Any) -> None:
+        raise Hang(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@dataclass
+class Outcome:
+    """What a command run in a child process did (see :func:`run_bounded`)."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def run_bounded(kpictl: Any, args: list[str], seconds: float) -> Outcome:
+    """``kpictl(*args)`` in a forked child, killed after ``seconds``: a hang in C code
+    (a regular expression, a driver call), which no signal handler can interrupt, fails
+    the test instead of hanging the suite. Arguments of any size (no exec)."""
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+
+    def child() -> None:
+        result = kpictl(*args, expect=None)
+        send.send((result.exit_code, result.stdout, result.stderr))
+
+    process = context.Process(target=child)
+    process.start()
+    try:
+        if not receive.poll(seconds):
+            raise AssertionError(f"kpictl {args[0]} ... still running after {seconds} s")
+        return Outcome(*receive.recv())
+    finally:
+        process.kill()
+        process.join()
 
 
 # -- faults ------------------------------------------------------------------------
@@ -194,6 +248,8 @@ class Kit:
     under --import-mode=importlib)."""
 
     error_lines = staticmethod(error_lines)
+    time_limit = staticmethod(time_limit)
+    run_bounded = staticmethod(run_bounded)
     assert_one_clean_error = staticmethod(assert_one_clean_error)
     injected = staticmethod(injected)
     terminate_backend = staticmethod(terminate_backend)

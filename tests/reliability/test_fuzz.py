@@ -13,9 +13,7 @@ import json
 import re
 import resource
 import shutil
-import signal
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,30 +50,12 @@ _FUZZ: dict[str, Any] = dict(
 )
 
 
-class Hang(BaseException):
-    """A run took longer than SECONDS_PER_RUN (BaseException: kpictl's edge, which turns
-    every Exception into an error line, must not swallow it)."""
-
-
-@contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    def on_alarm(_signum: int, _frame: Any) -> None:
-        raise Hang(f"a run took more than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 class Bench:
     """A ranges dir and a seeded SQLite database, reused by every example (seed
     --dry-run writes nothing); each example replaces one file and puts it back."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, time_limit: Any) -> None:
+        self.time_limit = time_limit
         self.ranges = root / "ranges"
         shutil.copytree(REPO / "ranges", self.ranges)
         self.env = {
@@ -91,7 +71,7 @@ class Bench:
         self.rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
     def run(self, *args: str) -> Any:
-        with time_limit(SECONDS_PER_RUN):
+        with self.time_limit(SECONDS_PER_RUN):
             return self.runner.invoke(app, list(args), env=self.env, catch_exceptions=False)
 
     def check(self, target: str, data: bytes) -> None:
@@ -124,8 +104,8 @@ class Bench:
 
 
 @pytest.fixture
-def bench(tmp_path: Path) -> Iterator[Bench]:
-    made = Bench(tmp_path)
+def bench(rel: Any, tmp_path: Path) -> Iterator[Bench]:
+    made = Bench(tmp_path, rel.time_limit)
     yield made
     made.finish(tmp_path)
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
 from kpictl.db.engine import SEED_LOCK_KEY, driver_url
@@ -54,18 +54,31 @@ def used_database(kpictl, ranges_dir: Path) -> None:
 def holding_write_lock(db_url: str, *, exclusive: bool = False) -> Iterator[None]:
     """Another session holds kpictl's write lock (SQLite: BEGIN IMMEDIATE, or BEGIN
     EXCLUSIVE, which also shuts out readers) until the block ends."""
+    if db_url.startswith("sqlite"):
+        lock = "BEGIN EXCLUSIVE" if exclusive else "BEGIN IMMEDIATE"
+    else:
+        lock = f"SELECT pg_advisory_xact_lock({SEED_LOCK_KEY})"
+    with holding_lock(db_url, lock):
+        yield
+
+
+@contextmanager
+def holding_lock(db_url: str, statement: str) -> Iterator[None]:
+    """Another session runs ``statement`` in a transaction and keeps it open until the
+    block ends, or for 30 s at most: a kpictl that waited for ever would make the test
+    fail on its timing instead of hanging the suite."""
     engine = create_engine(driver_url(db_url), poolclass=NullPool)
     holding, release = threading.Event(), threading.Event()
 
     def hold() -> None:
         with engine.connect() as conn:
             if conn.dialect.name == "sqlite":
-                conn.exec_driver_sql("BEGIN EXCLUSIVE" if exclusive else "BEGIN IMMEDIATE")
+                conn.exec_driver_sql(statement)
             else:
                 conn.begin()
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SEED_LOCK_KEY})
+                conn.exec_driver_sql(statement)
             holding.set()
-            release.wait(60)
+            release.wait(30)
             conn.rollback()
 
     holder = threading.Thread(target=hold)
@@ -254,14 +267,10 @@ def test_waiting_to_migrate_a_fresh_database_is_bounded(
     from kpictl.db import engine as db
 
     monkeypatch.setattr(db, "DEFAULT_LOCK_TIMEOUT", 1.0)
-    holder = create_engine(driver_url(db_url), poolclass=NullPool)
-    with holder.connect() as conn:
-        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": db.MIGRATE_LOCK_KEY})
+    with holding_lock(db_url, f"SELECT pg_advisory_lock({db.MIGRATE_LOCK_KEY})"):
         started = time.monotonic()
         result = kpictl("list", expect=None)
         assert time.monotonic() - started < 10
-        conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": db.MIGRATE_LOCK_KEY})
-    holder.dispose()
     line = rel.assert_one_clean_error(result, 3)
     assert line.startswith("error: could not obtain the database lock in time"), line
     assert db_snapshot(db_url) == {}  # not even the schema: nothing was written
