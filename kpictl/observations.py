@@ -37,16 +37,18 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    text,
     update,
 )
+from sqlalchemy.exc import DBAPIError
 
 from kpictl.db.schema import customers, kpi_observations
 from kpictl.errors import InvalidInput
 from kpictl.scoring import InputValue, iso
 
 OBSERVATION_COLUMNS = ("customer", "kpi_name", "value", "observed_at")
-BATCH_SIZE = 10_000
+BATCH_SIZE = 10_000  # rows per INSERT into the staging table (SQLite)
+COPY_CHUNK = 5_000  # rows per piece of the one streamed COPY (PostgreSQL)
+_TIME_CACHE_SIZE = 65_536  # observations share their times: parse each text once
 MAX_SHOWN_PROBLEMS = 5
 
 ProgressCallback = Callable[[int, int | None], None]
@@ -176,6 +178,7 @@ class CsvReader:
     problem_count: int = 0
     rows_read: int = 0
     _counter: _CountingReader | None = None
+    _times: dict[str, datetime] = field(default_factory=dict)  # parsed times, by their text
 
     @property
     def bytes_read(self) -> int:
@@ -204,14 +207,15 @@ class CsvReader:
             if columns is None:
                 return
             width = len(header)
+            at = {name: columns.index(name) for name in columns}
             for fields in reader:
                 line = reader.line_num
-                if not fields or (len(fields) == 1 and not fields[0].strip()):
-                    continue  # a blank line
                 if len(fields) != width:
+                    if not fields or (len(fields) == 1 and not fields[0].strip()):
+                        continue  # a blank line
                     self.problem(line, None, f"expected {width} fields, got {len(fields)}")
                     continue
-                row = self._row(line, dict(zip(columns, fields, strict=True)))
+                row = self._row(line, fields, at)
                 if row is not None:
                     self.rows_read += 1
                     yield row
@@ -241,27 +245,38 @@ class CsvReader:
             return None
         return columns
 
-    def _row(self, line: int, cells: dict[str, str]) -> CsvRow | None:
+    def _row(self, line: int, fields: list[str], at: dict[str, int]) -> CsvRow | None:
         before = self.problem_count
-        customer = cells.get("customer")
-        if customer is not None:
-            customer = customer.strip()
-            if self.customers is not None and customer not in self.customers:
-                self.problem(line, "customer", f"unknown customer {shown(customer)}")
-        kpi = cells["kpi_name"].strip()
-        if self.kpis is not None and kpi not in self.kpis:
-            self.problem(line, "kpi_name", f"unknown KPI {shown(kpi)}")
+        customer = None
+        if "customer" in at:
+            customer = fields[at["customer"]]
+            if self.customers is None or customer not in self.customers:
+                customer = customer.strip()
+                if self.customers is not None and customer not in self.customers:
+                    self.problem(line, "customer", f"unknown customer {shown(customer)}")
+        kpi = fields[at["kpi_name"]]
+        if self.kpis is None or kpi not in self.kpis:
+            kpi = kpi.strip()
+            if self.kpis is not None and kpi not in self.kpis:
+                self.problem(line, "kpi_name", f"unknown KPI {shown(kpi)}")
         value = math.nan
         try:
-            value = parse_number(cells["value"])
+            value = parse_number(fields[at["value"]])
         except ValueError as exc:
             self.problem(line, "value", str(exc))
         observed_at = None
-        if "observed_at" in cells:
-            try:
-                observed_at = parse_timestamp(cells["observed_at"])
-            except ValueError as exc:
-                self.problem(line, "observed_at", str(exc))
+        if "observed_at" in at:
+            stamp = fields[at["observed_at"]]
+            observed_at = self._times.get(stamp)
+            if observed_at is None:
+                try:
+                    observed_at = parse_timestamp(stamp)
+                except ValueError as exc:
+                    self.problem(line, "observed_at", str(exc))
+                else:
+                    if len(self._times) >= _TIME_CACHE_SIZE:
+                        self._times.clear()
+                    self._times[stamp] = observed_at
         if self.problem_count > before:
             return None
         return CsvRow(line, customer, kpi, value, observed_at)
@@ -308,29 +323,19 @@ class ImportResult:
         }
 
 
-def _staging_tables() -> tuple[Table, Table]:
-    meta = MetaData()
-    temp: dict[str, Any] = {"prefixes": ["TEMPORARY"], "postgresql_on_commit": "drop"}
-    rows = Table(
+def _staging_table() -> Table:
+    """Rows as read, in file order (``ordinal``: the last line for a key wins)."""
+    return Table(
         "kpictl_import_rows",
-        meta,
-        Column("ordinal", Integer, primary_key=True, autoincrement=False),
+        MetaData(),
+        Column("ordinal", Integer, nullable=False),
         Column("customer_id", Integer, nullable=False),
         Column("kpi_name", String(63), nullable=False),
         Column("observed_at", DateTime(timezone=True), nullable=False),
         Column("value", Double, nullable=False),
-        **temp,
+        prefixes=["TEMPORARY"],
+        postgresql_on_commit="drop",
     )
-    latest = Table(
-        "kpictl_import_latest",
-        meta,
-        Column("customer_id", Integer, primary_key=True),
-        Column("kpi_name", String(63), primary_key=True),
-        Column("observed_at", DateTime(timezone=True), primary_key=True),
-        Column("value", Double, nullable=False),
-        **temp,
-    )
-    return rows, latest
 
 
 def import_csv(
@@ -349,83 +354,178 @@ def import_csv(
     transaction is then rolled back and nothing is written.
     """
     reader = CsvReader(stream, display, customers=customer_ids, kpis=kpis)
-    staging, latest = _staging_tables()
+    staging = _staging_table()
     staging.create(conn)
-    latest.create(conn)
+    if conn.dialect.name == "postgresql":
+        _copy_rows(conn, staging.name, _copy_chunks(reader, customer_ids, total_bytes, on_progress))
+    else:
+        _insert_rows(conn, staging, reader, customer_ids, total_bytes, on_progress)
+    if reader.problem_count:
+        raise reader.failure()
+    if conn.dialect.name == "postgresql":
+        return _merge_postgresql(conn, staging, display=display, rows=reader.rows_read)
+    result = _merge_sqlite(conn, staging, display=display, rows=reader.rows_read)
+    staging.drop(conn)  # PostgreSQL drops it at commit
+    return result
+
+
+def _insert_rows(
+    conn: Connection,
+    staging: Table,
+    reader: CsvReader,
+    customer_ids: Mapping[str, int],
+    total_bytes: int | None,
+    on_progress: ProgressCallback | None,
+) -> None:
+    """SQLite: executemany INSERTs of BATCH_SIZE rows. After the first bad line nothing
+    more is written (the file is still read to the end, to count its problems)."""
     batch: list[dict[str, Any]] = []
-
-    def flush() -> None:
-        if batch and not reader.problem_count:
-            if conn.dialect.name == "postgresql":
-                _copy_rows(conn, staging.name, batch)
-            else:
-                conn.execute(insert(staging), batch)
-        batch.clear()
-        if on_progress is not None:
-            on_progress(reader.bytes_read, total_bytes)
-
     for ordinal, row in enumerate(reader):
         if reader.problem_count:
-            batch.clear()  # keep reading, to count the problems; write nothing more
+            batch.clear()
             continue
-        assert row.customer is not None and row.observed_at is not None
         batch.append(
             {
                 "ordinal": ordinal,
-                "customer_id": customer_ids[row.customer],
+                "customer_id": customer_ids[row.customer],  # type: ignore[index]
                 "kpi_name": row.kpi_name,
                 "observed_at": row.observed_at,
                 "value": row.value,
             }
         )
         if len(batch) >= BATCH_SIZE:
-            flush()
-    flush()
-    if reader.problem_count:
-        raise reader.failure()
-
-    result = _merge(conn, staging, latest, display=display, rows=reader.rows_read)
-    if conn.dialect.name == "sqlite":  # PostgreSQL drops them at commit
-        latest.drop(conn)
-        staging.drop(conn)
-    return result
+            conn.execute(insert(staging), batch)
+            batch.clear()
+            if on_progress is not None:
+                on_progress(reader.bytes_read, total_bytes)
+    if batch and not reader.problem_count:
+        conn.execute(insert(staging), batch)
+    if on_progress is not None:
+        on_progress(reader.bytes_read, total_bytes)
 
 
-def _copy_rows(conn: Connection, table: str, rows: list[dict[str, Any]]) -> None:
-    """PostgreSQL: COPY a batch into the staging table (several times faster than INSERT)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerows(
-        (
-            r["ordinal"],
-            r["customer_id"],
-            r["kpi_name"],
-            r["observed_at"].isoformat(),
-            repr(r["value"]),
+def _copy_chunks(
+    reader: CsvReader,
+    customer_ids: Mapping[str, int],
+    total_bytes: int | None,
+    on_progress: ProgressCallback | None,
+) -> Iterator[str]:
+    """PostgreSQL: the rows as COPY text, COPY_CHUNK lines at a time. After the first bad
+    line nothing more is sent (the file is still read to the end, to count its problems)."""
+    iso: dict[datetime, str] = {}  # the few distinct times, formatted once
+    lines: list[str] = []
+    for ordinal, row in enumerate(reader):
+        if reader.problem_count:
+            lines.clear()
+            continue
+        at = row.observed_at
+        stamp = iso.get(at)  # type: ignore[arg-type]
+        if stamp is None:
+            if len(iso) >= _TIME_CACHE_SIZE:
+                iso.clear()
+            stamp = iso[at] = at.isoformat()  # type: ignore[union-attr,index]
+        # KPI names are catalog names ([a-z0-9_]) and times ISO 8601: nothing to escape
+        lines.append(
+            f"{ordinal}\t{customer_ids[row.customer]}\t{row.kpi_name}\t{stamp}\t{row.value!r}\n"  # type: ignore[index]
         )
-        for r in rows
-    )
-    buffer.seek(0)
+        if len(lines) >= COPY_CHUNK:
+            yield "".join(lines)
+            lines.clear()
+            if on_progress is not None:
+                on_progress(reader.bytes_read, total_bytes)
+    if lines and not reader.problem_count:
+        yield "".join(lines)
+    if on_progress is not None:
+        on_progress(reader.bytes_read, total_bytes)
+
+
+class _ChunkFile:
+    """A file for ``copy_expert`` whose ``read`` returns the next chunk ('' at the end):
+    the file is parsed while the server loads what was sent, in one COPY."""
+
+    def __init__(self, chunks: Iterator[str]) -> None:
+        self._chunks = chunks
+
+    def read(self, _size: int = -1) -> str:
+        return next(self._chunks, "")
+
+    def readline(self, _size: int = -1) -> str:
+        return self.read()
+
+
+def _copy_rows(conn: Connection, table: str, chunks: Iterator[str]) -> None:
+    """PostgreSQL: one COPY (text format) into the staging table, fed as it is read."""
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.copy_expert(
-            f"COPY {table} (ordinal, customer_id, kpi_name, observed_at, value) "
-            "FROM STDIN WITH (FORMAT csv)",
-            buffer,
+            f"COPY {table} (ordinal, customer_id, kpi_name, observed_at, value) FROM STDIN",
+            _ChunkFile(chunks),
         )
     finally:
         cursor.close()
 
 
-def _merge(
-    conn: Connection, staging: Table, latest: Table, *, display: str, rows: int
-) -> ImportResult:
-    """Staging → kpi_observations: last line per key wins; update changed, insert new."""
-    S, L, Obs = staging, latest, kpi_observations
+# One upsert through the unique index. (An anti-join INSERT … WHERE NOT EXISTS was
+# planned as a nested loop over a sequential scan when the table started empty,
+# rescanning every row it had inserted: quadratic, 75 s for 100,000 rows.)
+_UPSERT = """
+INSERT INTO kpi_observations (customer_id, kpi_name, observed_at, value)
+SELECT customer_id, kpi_name, observed_at, value FROM {source}
+ON CONFLICT (customer_id, kpi_name, observed_at) DO UPDATE SET value = EXCLUDED.value
+WHERE kpi_observations.value IS DISTINCT FROM EXCLUDED.value
+RETURNING (xmax = 0) AS is_new
+"""
+_COUNT_UPSERTED = (
+    "SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new) FROM up"
+)
+_CARDINALITY_VIOLATION = "21000"  # ON CONFLICT DO UPDATE cannot affect row a second time
+
+
+def _merge_postgresql(conn: Connection, staging: Table, *, display: str, rows: int) -> ImportResult:
+    """Staging → kpi_observations. Files seldom repeat a (customer, KPI, time): try the
+    upsert straight from the staging table; PostgreSQL refuses it when a key comes twice
+    (cardinality violation), and then the last line per key is picked first."""
+    try:
+        with conn.begin_nested():
+            inserted, replaced = conn.exec_driver_sql(
+                f"WITH up AS ({_UPSERT.format(source=staging.name)}) {_COUNT_UPSERTED}"
+            ).one()
+        distinct = rows
+    except DBAPIError as exc:
+        if getattr(exc.orig, "pgcode", None) != _CARDINALITY_VIOLATION:
+            raise
+        last_lines = (
+            f"SELECT DISTINCT ON (customer_id, kpi_name, observed_at) * FROM {staging.name}"
+            " ORDER BY customer_id, kpi_name, observed_at, ordinal DESC"
+        )
+        distinct, inserted, replaced = conn.exec_driver_sql(
+            f"WITH last AS MATERIALIZED ({last_lines}),"
+            f" up AS ({_UPSERT.format(source='last')})"
+            f" SELECT (SELECT count(*) FROM last), u.* FROM ({_COUNT_UPSERTED}) u"
+        ).one()
+    return ImportResult(
+        source=display,
+        rows=rows,
+        inserted=inserted,
+        replaced=replaced + (rows - distinct),
+        unchanged=distinct - inserted - replaced,
+    )
+
+
+def _merge_sqlite(conn: Connection, staging: Table, *, display: str, rows: int) -> ImportResult:
+    """Staging → latest line per key → kpi_observations: update changed, insert new."""
+    S, Obs = staging, kpi_observations
     key = (S.c.customer_id, S.c.kpi_name, S.c.observed_at)
-    postgresql = conn.dialect.name == "postgresql"
-    if postgresql:  # autovacuum never analyzes temporary tables: give the planner counts
-        conn.exec_driver_sql(f"ANALYZE {S.name}")
+    L = Table(
+        "kpictl_import_latest",
+        MetaData(),
+        Column("customer_id", Integer, primary_key=True),
+        Column("kpi_name", String(63), primary_key=True),
+        Column("observed_at", DateTime(timezone=True), primary_key=True),
+        Column("value", Double, nullable=False),
+        prefixes=["TEMPORARY"],
+    )
+    L.create(conn)
     last_lines = select(func.max(S.c.ordinal)).group_by(*key)
     distinct = conn.execute(
         insert(L).from_select(
@@ -433,30 +533,6 @@ def _merge(
             select(*key, S.c.value).where(S.c.ordinal.in_(last_lines)),
         )
     ).rowcount
-    if postgresql:
-        # One upsert through the unique index: an anti-join INSERT … WHERE NOT EXISTS was
-        # planned as a nested loop over a sequential scan when the table started empty,
-        # rescanning every row it had inserted (quadratic: 75 s for 100,000 rows).
-        inserted, replaced = conn.execute(
-            text(
-                f"WITH up AS ("
-                f" INSERT INTO kpi_observations (customer_id, kpi_name, observed_at, value)"
-                f" SELECT customer_id, kpi_name, observed_at, value FROM {L.name}"
-                f" ON CONFLICT (customer_id, kpi_name, observed_at)"
-                f" DO UPDATE SET value = EXCLUDED.value"
-                f" WHERE kpi_observations.value IS DISTINCT FROM EXCLUDED.value"
-                f" RETURNING (xmax = 0) AS is_new)"
-                f" SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new)"
-                f" FROM up"
-            )
-        ).one()
-        return ImportResult(
-            source=display,
-            rows=rows,
-            inserted=inserted,
-            replaced=replaced + (rows - distinct),
-            unchanged=distinct - inserted - replaced,
-        )
     same_key = and_(
         Obs.c.customer_id == L.c.customer_id,
         Obs.c.kpi_name == L.c.kpi_name,
@@ -478,6 +554,7 @@ def _merge(
             ),
         )
     ).rowcount
+    L.drop(conn)
     return ImportResult(
         source=display,
         rows=rows,

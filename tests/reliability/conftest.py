@@ -110,8 +110,10 @@ class Fault:
     db_url: str
     at_statement: int | None = None  # break before the n-th statement (1-based)
     at_copy: int | None = None  # break before the n-th COPY (PostgreSQL, raw cursor)
+    at_copy_read: int | None = None  # break while a COPY streams, at its n-th piece of data
     at_commit: bool = False  # break just before COMMIT
     copies: int = 0
+    copy_reads: int = 0
     statements: list[str] = field(default_factory=list)
     fired: str | None = None  # the statement (or "COMMIT") it broke
     writers: set[int] = field(default_factory=set)  # ids of connections that wrote
@@ -130,6 +132,12 @@ class Fault:
             self.fired = statement
             if self.db_url.startswith("sqlite"):
                 raise sqlite3.OperationalError("disk I/O error")
+            terminate_backend(self.db_url, dbapi_connection.get_backend_pid())
+
+    def copy_read(self, dbapi_connection: Any) -> None:
+        self.copy_reads += 1
+        if self.fired is None and self.copy_reads == self.at_copy_read:
+            self.fired = f"COPY (piece {self.copy_reads} of the data)"
             terminate_backend(self.db_url, dbapi_connection.get_backend_pid())
 
     def before_commit(self, dbapi_connection: Any) -> None:
@@ -170,6 +178,7 @@ def injected(
     *,
     at_statement: int | None = None,
     at_copy: int | None = None,
+    at_copy_read: int | None = None,
     at_commit: bool = False,
 ) -> Iterator[Fault]:
     """Break every kpictl connection opened inside the block at the chosen point.
@@ -179,7 +188,13 @@ def injected(
     on the raw psycopg2 cursor, is seen through a cursor class given to every new
     connection. Open no other engine inside the block (snapshots are taken outside).
     """
-    fault = Fault(db_url, at_statement=at_statement, at_copy=at_copy, at_commit=at_commit)
+    fault = Fault(
+        db_url,
+        at_statement=at_statement,
+        at_copy=at_copy,
+        at_copy_read=at_copy_read,
+        at_commit=at_commit,
+    )
 
     def before_cursor_execute(conn: Connection, cursor: Any, statement: str, *_: Any) -> None:
         fault.before_statement(cursor.connection, statement)
@@ -212,7 +227,17 @@ def _copy_watching_cursor(fault: Fault) -> type:
     class CopyWatchingCursor(psycopg2.extensions.cursor):
         def copy_expert(self, sql: Any, file: Any, size: int = 8192) -> Any:
             fault.before_statement(self.connection, str(sql))
-            return super().copy_expert(sql, file, size)
+            connection = self.connection
+
+            class Watched:
+                def read(self, n: int = -1) -> Any:
+                    fault.copy_read(connection)
+                    return file.read(n)
+
+                def readline(self, n: int = -1) -> Any:
+                    return self.read(n)
+
+            return super().copy_expert(sql, Watched(), size)
 
     return CopyWatchingCursor
 

@@ -132,19 +132,20 @@ def test_observations_import_broken_at_every_statement_changes_nothing(
 
 
 @PG_ONLY
-def test_observations_import_broken_between_copy_batches_changes_nothing(
+def test_observations_import_broken_while_copy_streams_changes_nothing(
     rel, kpictl, db_url, db_snapshot, tmp_path
 ) -> None:
-    """PostgreSQL streams the file into a staging table with COPY, batch by batch: break
-    the connection between two batches (the driver's error bypasses SQLAlchemy)."""
-    from kpictl.observations import BATCH_SIZE
+    """PostgreSQL streams the file into a staging table in one COPY, fed piece by piece
+    as the file is read: break the connection between two pieces (the driver's error
+    bypasses SQLAlchemy)."""
+    from kpictl.observations import COPY_CHUNK
 
     prepared(kpictl)
     before = db_snapshot(db_url)
-    source = many_observations(tmp_path / "big.csv", rows=BATCH_SIZE * 2 + 10)
-    with rel.injected(db_url, at_copy=2) as fault:
+    source = many_observations(tmp_path / "big.csv", rows=COPY_CHUNK * 3 + 10)
+    with rel.injected(db_url, at_copy_read=2) as fault:
         result = kpictl("observations", "import", str(source), expect=None)
-    assert fault.fired is not None and fault.copies == 2
+    assert fault.fired is not None and fault.copies == 1 and fault.copy_reads >= 2
     line = rel.assert_one_clean_error(result, 3)
     assert line.startswith("error: lost the connection to postgresql://"), line
     assert db_snapshot(db_url) == before

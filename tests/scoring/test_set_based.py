@@ -55,21 +55,27 @@ def test_score_all_runs_the_same_queries_for_3_or_40_customers(db_url, ranges_di
     assert len(large_statements) == len(small_statements), large_statements
 
 
-def test_an_import_is_a_fixed_number_of_statements(db_url, ranges_dir) -> None:
+@pytest.mark.parametrize("repeated", [False, True], ids=["distinct-keys", "repeated-keys"])
+def test_an_import_is_a_fixed_number_of_statements(db_url, ranges_dir, repeated: bool) -> None:
+    """Whatever the number of lines; a file that repeats a (customer, KPI, time) takes
+    another (fixed) path on PostgreSQL, where the last line per key is picked first."""
     settings = Settings(database_url=db_url, ranges_dir=ranges_dir)
     api.seed(settings, all=True)
     header = "customer,kpi_name,value,observed_at\n"
 
     def run(n: int):
         rows = "".join(
-            f"acme,error_rate_pct,{i},2026-11-{1 + i % 28:02d}T{i % 24:02d}:00Z\n" for i in range(n)
+            f"acme,error_rate_pct,{i},2026-10-{1 + i // 24 % 28:02d}T{i % 24:02d}:00Z\n"
+            for i in range(n)
         )
+        if repeated:
+            rows += rows
         return scores.import_observations(settings, io.BytesIO((header + rows).encode()))
 
     _result, few = statements_of(lambda: run(5))
     result, many = statements_of(lambda: run(600))
-    assert result.rows == 600
-    assert len(many) == len(few)
+    assert result.rows == (1200 if repeated else 600)
+    assert len(many) == len(few), many
 
 
 def test_the_scoring_core_imports_neither_typer_nor_rich() -> None:
