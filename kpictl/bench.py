@@ -44,7 +44,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -148,6 +147,30 @@ class Run(NamedTuple):
 # -- measuring -----------------------------------------------------------------------
 
 
+# A child forked (or vforked) from this process is charged this process's peak RSS when
+# it execs (Linux folds the old address space's high-water mark into the child's), so
+# a large parent -- pytest, say -- would inflate every figure. Commands therefore run
+# under this small launcher: it spawns the command, waits for it, and reports the
+# command's own wall time, exit status and peak RSS (killing it after the timeout).
+_LAUNCHER = """\
+import os, signal, sys, time
+report, timeout, argv = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
+started = time.perf_counter()
+pid = os.posix_spawnp(argv[0], argv, os.environ)
+killed = []
+def kill(_signum, _frame):
+    killed.append(1)
+    os.kill(pid, signal.SIGKILL)
+if timeout > 0:
+    signal.signal(signal.SIGALRM, kill)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+_pid, status, usage = os.wait4(pid, 0)
+elapsed = time.perf_counter() - started
+with open(report, "w") as f:
+    f.write(f"{elapsed} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)} {len(killed)}")
+"""
+
+
 def timed(
     argv: Sequence[str],
     *,
@@ -159,36 +182,33 @@ def timed(
     """Run a command; its wall time and peak RSS in MB. Fails loudly on a non-zero exit
     other than 1 (kpictl's "it ran and found a problem"). After ``timeout`` seconds the
     process is killed and the run marked ``timed_out`` (its RSS is the peak until then)."""
-    with tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as out:
-        started = time.perf_counter()
-        proc = subprocess.Popen(
-            list(argv),
+    with (
+        tempfile.TemporaryFile() as err,
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        report = Path(tmp) / "report"
+        launcher = [sys.executable, "-c", _LAUNCHER, str(report), str(timeout or 0), *argv]
+        subprocess.run(
+            launcher,
             env={**os.environ, **(env or {})},
             cwd=cwd,
             stdout=out if capture else subprocess.DEVNULL,
             stderr=err,
+            check=True,
         )
-        killer = threading.Timer(timeout, proc.kill) if timeout else None
-        if killer:
-            killer.start()
-        try:
-            _pid, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            if killer:
-                killer.cancel()
-        elapsed = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        seconds, maxrss, code, killed = report.read_text().split()
         err.seek(0)
         out.seek(0)
         stderr = err.read().decode(errors="replace")
         stdout = out.read().decode(errors="replace") if capture else ""
-    rss = usage.ru_maxrss / 1024
-    if timeout and proc.returncode == -signal.SIGKILL and elapsed >= timeout:
-        return Run(elapsed, rss, stdout, timed_out=True, exit_code=proc.returncode)
-    if proc.returncode not in (0, 1):
+    elapsed, rss, returncode = float(seconds), int(maxrss) / 1024, int(code)
+    if int(killed) and returncode == -signal.SIGKILL:
+        return Run(elapsed, rss, stdout, timed_out=True, exit_code=returncode)
+    if returncode not in (0, 1):
         shown = " ".join(a if len(a) < 200 else a[:60] + "..." for a in argv)
-        raise SystemExit(f"bench: {shown} exited {proc.returncode}:\n{stderr}")
-    return Run(elapsed, rss, stdout, exit_code=proc.returncode)
+        raise SystemExit(f"bench: {shown} exited {returncode}:\n{stderr}")
+    return Run(elapsed, rss, stdout, exit_code=returncode)
 
 
 class Measured(NamedTuple):
