@@ -1,13 +1,19 @@
 """The tenant-isolation checks of ``verify-isolation`` (SPEC section 3), set-based.
 
 Every check reads all customers at once: the number of SQL statements is fixed,
-whatever the number of customers. On PostgreSQL the ``row_level_security`` check reads
-the catalogs and then probes the policies for real: one statement, run under
-``kpictl_tenant``, calls a temporary PL/pgSQL function once per customer (and once with
-no customer). The function sets ``kpictl.customer_id`` and runs a plain ``SELECT`` on
-each tenant table, so the policies are evaluated exactly as in a tenant-scoped read. The
-probe runs in a savepoint that is rolled back: the function, the role and the setting
-leave no trace.
+whatever the number of customers, and a statement returns only what is wrong (a clean
+database sends back next to nothing, so memory stays flat as customers grow).
+
+On PostgreSQL the ``row_level_security`` check reads the catalogs and then probes the
+policies for real: one statement, run under ``kpictl_tenant``, calls a temporary
+PL/pgSQL function once per probed customer (and once with no customer). The function
+sets ``kpictl.customer_id`` and runs a plain ``SELECT`` on each tenant table, so the
+policies are evaluated exactly as in a tenant-scoped read; the statement compares what
+each probe saw with what is stored and returns only the probes that differ. When the
+catalog shows the policies exactly as migration 0002 creates them, they treat every
+customer alike and a sample of customers is probed; otherwise every customer is (see
+:func:`_row_level_security`). The probe runs in a savepoint that is rolled back: the
+function, its table of expected counts, the role and the setting leave no trace.
 
 Nothing here prints: :func:`verify_isolation` returns an :class:`IsolationReport`.
 """
@@ -23,7 +29,19 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, TextClause, and_, func, literal, or_, select, text, union_all
+from sqlalchemy import (
+    Connection,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy import exc as sa_exc
 
 from kpictl import store
@@ -199,6 +217,14 @@ def verify_isolation(settings: Settings, *, customers: Sequence[str] = ()) -> Is
     """
     slugs = tuple(dict.fromkeys(customers))
     with db.open_database(settings) as engine, db.read_transaction(engine) as conn:
+        if db.is_postgresql(conn):
+            # One snapshot for every statement (it must precede the first query): the
+            # probe compares what the tenant sees with counts an earlier statement read,
+            # and a write committed in between must not pass for a leak.
+            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            # The effective-view query's cost estimate over a million rows triggers JIT
+            # compilation, which costs more than it saves on these short scans.
+            conn.exec_driver_sql("SET LOCAL jit = off")
         selected: list[int] | None = None
         if slugs:
             found = store.customers_by_slug(conn, slugs)
@@ -209,10 +235,6 @@ def verify_isolation(settings: Settings, *, customers: Sequence[str] = ()) -> Is
                     hint="'kpictl customers list' shows the customers",
                 )
             selected = sorted(c.customer_id for c in found.values())
-        if db.is_postgresql(conn):
-            # The effective-view query's cost estimate over a million rows triggers JIT
-            # compilation, which costs more than it saves on these short scans.
-            conn.exec_driver_sql("SET LOCAL jit = off")
         return run_checks(conn, customer_ids=selected, customer_slugs=slugs)
 
 
@@ -246,24 +268,42 @@ def run_checks(
 
 
 def _unique_checks(conn: Connection, ids: list[int] | None) -> list[CheckResult]:
-    # A window over (customer_id, kpi_name) puts the NULLs (defaults) in one partition:
-    # the same statement finds both kinds of duplicate.
-    n = func.count().over(partition_by=[R.c.customer_id, R.c.kpi_name]).label("n")
-    rows = select(R.c.range_id, R.c.customer_id, R.c.kpi_name, n).subquery()
-    query = (
-        select(rows.c.range_id, rows.c.customer_id, rows.c.kpi_name, customers.c.slug)
-        .select_from(rows.outerjoin(customers, customers.c.customer_id == rows.c.customer_id))
-        .where(rows.c.n > 1)
+    # GROUP BY puts the NULLs (defaults) in one group: the same statement finds both
+    # kinds of duplicate. The grouping reads only the pair's index; the row ids are
+    # fetched for the pairs seen twice alone, as one string (string_agg on PostgreSQL,
+    # group_concat on SQLite).
+    pairs = (
+        select(R.c.customer_id, R.c.kpi_name)
+        .group_by(R.c.customer_id, R.c.kpi_name)
+        .having(func.count() > 1)
     )
     if ids is not None:
-        query = query.where(or_(rows.c.customer_id.is_(None), rows.c.customer_id.in_(ids)))
-    groups: dict[tuple[int | None, str], list[Any]] = defaultdict(list)
-    for row in conn.execute(query):
-        groups[(row.customer_id, row.kpi_name)].append(row)
+        pairs = pairs.where(or_(R.c.customer_id.is_(None), R.c.customer_id.in_(ids)))
+    twice = pairs.subquery("twice")
+    row = R.alias("row")
+    rows_of_pair = (
+        select(func.aggregate_strings(cast(row.c.range_id, String), ","))
+        .where(
+            row.c.kpi_name == twice.c.kpi_name,
+            or_(
+                row.c.customer_id == twice.c.customer_id,
+                and_(row.c.customer_id.is_(None), twice.c.customer_id.is_(None)),
+            ),
+        )
+        .scalar_subquery()
+    )
+    query = select(
+        twice.c.customer_id, twice.c.kpi_name, rows_of_pair.label("row_ids"), customers.c.slug
+    ).select_from(twice.outerjoin(customers, customers.c.customer_id == twice.c.customer_id))
+    groups = sorted(
+        conn.execute(query),
+        key=lambda r: (r.customer_id if r.customer_id is not None else -1, r.kpi_name),
+    )
     customer_dupes: list[Violation] = []
     default_dupes: list[Violation] = []
-    for (customer_id, kpi_name), found in sorted(groups.items(), key=_group_key):
-        row_ids = tuple(sorted(r.range_id for r in found))
+    for group in groups:
+        customer_id, kpi_name = group.customer_id, group.kpi_name
+        row_ids = tuple(sorted(int(i) for i in group.row_ids.split(",")))
         if customer_id is None:
             default_dupes.append(
                 Violation(
@@ -275,7 +315,7 @@ def _unique_checks(conn: Connection, ids: list[int] | None) -> list[CheckResult]
                 )
             )
         else:
-            slug = found[0].slug
+            slug = group.slug
             customer_dupes.append(
                 Violation(
                     f"customer {_who(slug, customer_id)} has {len(row_ids)} rows for KPI "
@@ -338,20 +378,44 @@ def _no_orphan_rows(conn: Connection) -> CheckResult:
 
 
 def _effective_view_checks(conn: Connection, ids: list[int] | None) -> list[CheckResult]:
-    viewer = customers.alias("viewer")
-    owner = customers.alias("owner")
     # The very predicate store.effective_ranges reads with, evaluated for every customer
     # at once: a join of customers with the ranges each one's scoped read returns.
-    view = select(
-        viewer.c.customer_id.label("viewer_id"),
-        viewer.c.slug.label("viewer"),
-        R.c.range_id,
-        R.c.customer_id.label("owner_id"),
-        R.c.kpi_name,
-        func.count().over(partition_by=[viewer.c.customer_id, R.c.kpi_name]).label("n"),
-    ).select_from(viewer.join(R, store.effective_range_filter(viewer.c.customer_id)))
+    def view_of(viewer: Any) -> Any:
+        return viewer.join(R, store.effective_range_filter(viewer.c.customer_id))
+
+    # First every view, one group per customer, in the order the join yields them (no
+    # sort): the customers whose view has a KPI twice or a foreign row. Only their views
+    # are then read again, row by row, to name the rows.
+    everyone = customers.alias("everyone")
+    foreign_row = and_(R.c.customer_id.is_not(None), R.c.customer_id != everyone.c.customer_id)
+    wrong = (
+        select(everyone.c.customer_id)
+        .select_from(view_of(everyone))
+        .group_by(everyone.c.customer_id)
+        .having(
+            or_(
+                func.count() != func.count(R.c.kpi_name.distinct()),
+                func.max(case((foreign_row, 1), else_=0)) == 1,
+            )
+        )
+    )
     if ids is not None:
-        view = view.where(viewer.c.customer_id.in_(ids))
+        wrong = wrong.where(everyone.c.customer_id.in_(ids))
+    wrong_views = wrong.cte("wrong_views")
+    viewer = customers.alias("viewer")
+    owner = customers.alias("owner")
+    view = (
+        select(
+            viewer.c.customer_id.label("viewer_id"),
+            viewer.c.slug.label("viewer"),
+            R.c.range_id,
+            R.c.customer_id.label("owner_id"),
+            R.c.kpi_name,
+            func.count().over(partition_by=[viewer.c.customer_id, R.c.kpi_name]).label("n"),
+        )
+        .select_from(view_of(viewer))
+        .where(viewer.c.customer_id.in_(select(wrong_views.c.customer_id)))
+    )
     v = view.subquery("effective_view")
     query = (
         select(v, owner.c.slug.label("owner"))
@@ -734,12 +798,24 @@ def _normalise(sql: str | None) -> str:
 
 # -- row_level_security (PostgreSQL) -------------------------------------------------
 
+# Each kpictl policy's USING expression as PostgreSQL deparses what migration 0002
+# creates. A policy that reads exactly so treats every customer alike: the catalog then
+# proves for all customers what the probe shows for a few (see _row_level_security).
+_SESSION_CUSTOMER = (
+    f"(NULLIF(current_setting('{CUSTOMER_SETTING}'::text, true), ''::text))::integer"
+)
+POLICY_USING = {
+    "kpi_reference_ranges": f"((customer_id IS NULL) OR (customer_id = {_SESSION_CUSTOMER}))",
+    "kpi_observations": f"(customer_id = {_SESSION_CUSTOMER})",
+    "health_scores": f"(customer_id = {_SESSION_CUSTOMER})",
+}
+
 _RLS_CATALOG = text(
     """
     WITH tenant AS (
         SELECT oid, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = :role
     )
-    SELECT name AS table_name,
+    SELECT t.name AS table_name,
            c.oid IS NOT NULL AS table_exists,
            c.relrowsecurity,
            pg_get_userbyid(c.relowner) AS owner,
@@ -755,23 +831,23 @@ _RLS_CATALOG = text(
            p.polcmd,
            ARRAY(SELECT CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r)::text END
                  FROM unnest(p.polroles) AS r) AS policy_roles,
-           tr.oid = ANY (p.polroles) AS policy_applies_to_role
-    FROM unnest(CAST(:tables AS text[])) AS name
-    LEFT JOIN pg_class c ON c.oid = to_regclass(name)
+           tr.oid = ANY (p.polroles) AS policy_applies_to_role,
+           -- the policies that filter the tenant's SELECTs, but kpictl's own one when it
+           -- is permissive and reads exactly as migration 0002 wrote it
+           ARRAY(SELECT o.polname::text
+                 FROM pg_policy AS o
+                 WHERE o.polrelid = c.oid
+                   AND o.polcmd IN ('r', '*')
+                   AND (0 = ANY (o.polroles)
+                        OR EXISTS (SELECT FROM unnest(o.polroles) AS r
+                                   WHERE r <> 0 AND pg_has_role(tr.oid, r, 'MEMBER')))
+                   AND NOT (o.polname = :policy AND o.polpermissive
+                            AND pg_get_expr(o.polqual, o.polrelid) = t.expected_using)
+                 ORDER BY o.polname) AS unproven_policies
+    FROM unnest(CAST(:tables AS text[]), CAST(:using AS text[])) AS t(name, expected_using)
+    LEFT JOIN pg_class c ON c.oid = to_regclass(t.name)
     LEFT JOIN tenant tr ON true
     LEFT JOIN pg_policy p ON p.polrelid = c.oid AND p.polname = :policy
-    """
-)
-
-# What each tenant table really holds, per owner (NULL: defaults), read as the checker.
-_RLS_STORED_COUNTS = text(
-    """
-    SELECT 'kpi_reference_ranges' AS table_name, customer_id, count(*) AS n
-    FROM kpi_reference_ranges GROUP BY customer_id
-    UNION ALL
-    SELECT 'kpi_observations', customer_id, count(*) FROM kpi_observations GROUP BY customer_id
-    UNION ALL
-    SELECT 'health_scores', customer_id, count(*) FROM health_scores GROUP BY customer_id
     """
 )
 
@@ -826,20 +902,89 @@ BEGIN
 END
 $fn$
 """
-PROBE_SAMPLE = 10  # row ids and owners named per violation; the count is always exact
+# Row ids and owners named per violation, and probes named per table (the rest are
+# counted): the counts are always exact.
+PROBE_SAMPLE = 10
+PROBE_CUSTOMERS = 10  # customers probed when the catalog proves the policies uniform
 
+# Who the probe runs as, read as the checker: the customers probed (no customer first)
+# and, for each, what the tenant tables really hold of theirs. A temporary table: the
+# probe, which runs as the tenant, compares with it in SQL and returns only what
+# differs. The savepoint around the probe drops it.
+_PROBE_SET = """
+CREATE TEMPORARY TABLE kpictl_rls_probe_set ON COMMIT DROP AS
+SELECT p.customer_id, p.slug,
+       (SELECT count(*) FROM kpi_reference_ranges AS t
+        WHERE t.customer_id = p.customer_id) AS own_ranges,
+       (SELECT count(*) FROM kpi_observations AS t
+        WHERE t.customer_id = p.customer_id) AS own_observations,
+       (SELECT count(*) FROM health_scores AS t
+        WHERE t.customer_id = p.customer_id) AS own_scores,
+       (SELECT count(*) FROM kpi_reference_ranges AS t
+        WHERE t.customer_id IS NULL) AS defaults
+FROM (SELECT NULL::integer AS customer_id, NULL::text AS slug
+      UNION ALL {customers}) AS p
+"""
+_SELECTED_CUSTOMERS = (
+    "SELECT customer_id, slug::text FROM customers "
+    "WHERE customer_id = ANY (CAST(:ids AS integer[]))"
+)
+_ALL_CUSTOMERS = "SELECT customer_id, slug::text FROM customers"
+# :n customers spread evenly over the range of ids, by n index lookups (not a scan)
+_SPREAD_CUSTOMERS = """
+SELECT DISTINCT c.customer_id, c.slug::text
+FROM (SELECT min(customer_id)::bigint AS lo, max(customer_id)::bigint AS hi
+      FROM customers) AS b
+CROSS JOIN generate_series(0, :n - 1) AS i
+CROSS JOIN LATERAL (
+    SELECT customer_id, slug FROM customers
+    WHERE customer_id >= b.lo + (b.hi - b.lo) * i / greatest(:n - 1, 1)
+    ORDER BY customer_id LIMIT 1
+) AS c
+"""
 
-def _probe_statement(ids: list[int] | None) -> TextClause:
-    where = "" if ids is None else " WHERE customer_id = ANY (CAST(:ids AS integer[]))"
-    return text(
-        "SELECT probe.customer_id AS probe_id, probe.slug AS probe_slug, p.* "
-        "FROM (SELECT NULL::integer AS customer_id, NULL::text AS slug "
-        f"      UNION ALL SELECT customer_id, slug::text FROM customers{where}) AS probe "
-        "CROSS JOIN LATERAL pg_temp.kpictl_rls_probe(probe.customer_id) AS p"
+# Run as kpictl_tenant: every probe, compared in SQL with what is stored; only the
+# probes that saw something wrong come back, the first :sample per table, each with
+# the number of wrong probes of its table.
+_PROBE = text(
+    """
+    WITH seen AS (
+        SELECT e.customer_id AS probe_id, e.slug AS probe_slug, p.table_name, p.own,
+               p.defaults, p.foreign_rows, p.foreign_ids, p.foreign_owners, p.foreign_kpis,
+               CASE p.table_name WHEN 'kpi_reference_ranges' THEN e.own_ranges
+                                 WHEN 'kpi_observations' THEN e.own_observations
+                                 ELSE e.own_scores END AS expected_own,
+               CASE p.table_name WHEN 'kpi_reference_ranges' THEN e.defaults
+                                 ELSE 0 END AS expected_defaults
+        FROM pg_temp.kpictl_rls_probe_set AS e
+        CROSS JOIN LATERAL pg_temp.kpictl_rls_probe(e.customer_id) AS p
+    ),
+    wrong AS (
+        SELECT seen.*,
+               row_number() OVER (PARTITION BY table_name
+                                  ORDER BY probe_id NULLS FIRST) AS nth,
+               count(*) OVER (PARTITION BY table_name) AS wrong_probes
+        FROM seen
+        WHERE foreign_rows > 0 OR own <> expected_own OR defaults <> expected_defaults
     )
+    SELECT * FROM wrong WHERE nth <= :sample ORDER BY table_name, nth
+    """
+)
 
 
 def _row_level_security(conn: Connection, ids: list[int] | None) -> CheckResult:
+    """The catalog side (RLS on, the policies, the role), then the probe as the tenant.
+
+    The probe runs for real under ``kpictl_tenant``, for no customer and for: the
+    selected customers; else every customer, unless the catalog proves that the policies
+    treat all customers alike, and then for PROBE_CUSTOMERS customers spread over the
+    ids. The catalog proves it when, on every tenant table, row-level security is off
+    (then everyone sees everything) or the only policy filtering the tenant's SELECTs
+    is kpictl's own, permissive, with exactly migration 0002's expression: it compares
+    customer_id with the setting alone, so what one customer sees follows for every
+    other. An extra or restrictive policy, or an edited expression, and every customer
+    is probed.
+    """
     name = "row_level_security"
     if db.is_sqlite(conn):
         return CheckResult(name, skipped=SQLITE_RLS_NOTE)
@@ -852,7 +997,12 @@ def _row_level_security(conn: Connection, ids: list[int] | None) -> CheckResult:
 
     catalog = conn.execute(
         _RLS_CATALOG,
-        {"role": TENANT_ROLE, "policy": POLICY_NAME, "tables": list(TENANT_TABLES)},
+        {
+            "role": TENANT_ROLE,
+            "policy": POLICY_NAME,
+            "tables": list(TENANT_TABLES),
+            "using": [POLICY_USING[t] for t in TENANT_TABLES],
+        },
     ).all()
     first = catalog[0]
     role_exists = bool(first.role_exists)
@@ -898,16 +1048,23 @@ def _row_level_security(conn: Connection, ids: list[int] | None) -> CheckResult:
             if not row.role_can_select:
                 fail(f"{TENANT_ROLE} may not SELECT from {table}: tenant reads fail", table)
     if role_exists and first.checker_is_member:
-        violations.extend(_probe(conn, ids))
+        uniform = all(
+            row.table_exists and (not row.relrowsecurity or not row.unproven_policies)
+            for row in catalog
+        )
+        violations.extend(_probe(conn, ids, every_customer=not uniform))
     return CheckResult(name, tuple(violations))
 
 
-def _probe(conn: Connection, ids: list[int] | None) -> list[Violation]:
+def _probe(conn: Connection, ids: list[int] | None, *, every_customer: bool) -> list[Violation]:
     """Run the probe as the tenant role; what it sees, compared with what is stored."""
-    stored: dict[tuple[str, int | None], int] = {
-        (r.table_name, r.customer_id): r.n for r in conn.execute(_RLS_STORED_COUNTS)
-    }
-    params: dict[str, Any] = {} if ids is None else {"ids": ids}
+    params: dict[str, Any]
+    if ids is not None:
+        probed, params = _SELECTED_CUSTOMERS, {"ids": ids}
+    elif every_customer:
+        probed, params = _ALL_CUSTOMERS, {}
+    else:
+        probed, params = _SPREAD_CUSTOMERS, {"n": PROBE_CUSTOMERS}
     savepoint = conn.begin_nested()
     try:
         conn.exec_driver_sql(
@@ -915,8 +1072,10 @@ def _probe(conn: Connection, ids: list[int] | None) -> list[Violation]:
                 "{sample}", str(PROBE_SAMPLE)
             )
         )
+        conn.execute(text(_PROBE_SET.replace("{customers}", probed)), params)
+        conn.exec_driver_sql(f"GRANT SELECT ON pg_temp.kpictl_rls_probe_set TO {TENANT_ROLE}")
         with tenant_scope(conn, None):
-            seen = conn.execute(_probe_statement(ids), params).all()
+            wrong = conn.execute(_PROBE, {"sample": PROBE_SAMPLE}).all()
             active = conn.execute(
                 text(
                     "SELECT name, row_security_active(name) AS active "
@@ -928,7 +1087,7 @@ def _probe(conn: Connection, ids: list[int] | None) -> list[Violation]:
         detail = str(exc.orig or exc).strip().splitlines()[0]
         return [Violation(f"the probe under {TENANT_ROLE} failed: {detail}")]
     finally:
-        # drops the probe function and undoes the role and the setting
+        # drops the probe function and the probe set, undoes the role and the setting
         savepoint.rollback()
     violations = [
         Violation(
@@ -939,51 +1098,63 @@ def _probe(conn: Connection, ids: list[int] | None) -> list[Violation]:
         for row in active
         if not row.active
     ]
-    for row in seen:
-        who = f"customer {row.probe_slug}" if row.probe_id is not None else "no customer"
-        if row.foreign_rows:
-            owners = ", ".join(str(o) for o in row.foreign_owners or [])
-            kpis = list(row.foreign_kpis or [])
-            sample = " (first ones)" if row.foreign_rows > len(row.foreign_ids or []) else ""
+    for row in wrong:
+        violations.extend(_probe_violations(row))
+        if row.nth == PROBE_SAMPLE and row.wrong_probes > PROBE_SAMPLE:
             violations.append(
                 Violation(
-                    f"under {TENANT_ROLE} as {who}, SELECT * FROM {row.table_name} returns "
-                    f"{row.foreign_rows} rows of other customers (customer_id {owners}"
-                    + (f"; KPIs {', '.join(kpis)}" if kpis else "")
-                    + f"; {_PK[row.table_name]} {_ids(row.foreign_ids or [])}{sample})",
+                    f"under {TENANT_ROLE}, {row.table_name} also shows wrong rows to "
+                    f"{row.wrong_probes - PROBE_SAMPLE} more probed customers (only the "
+                    f"first {PROBE_SAMPLE} are listed)",
                     table=row.table_name,
-                    customer=row.probe_slug,
-                    customer_id=row.probe_id,
-                    kpi_name=kpis[0] if len(kpis) == 1 else None,
-                    row_ids=tuple(row.foreign_ids or ()),
                 )
             )
-        # the policies must also admit what is the tenant's: else its reads silently
-        # fall back to defaults or see nothing
-        expected_own = (
-            stored.get((row.table_name, row.probe_id), 0) if row.probe_id is not None else 0
+    return violations
+
+
+def _probe_violations(row: Any) -> list[Violation]:
+    """What one probe saw wrong on one table: foreign rows, missing own rows or defaults."""
+    who = f"customer {row.probe_slug}" if row.probe_id is not None else "no customer"
+    violations = []
+    if row.foreign_rows:
+        owners = ", ".join(str(o) for o in row.foreign_owners or [])
+        kpis = list(row.foreign_kpis or [])
+        sample = " (first ones)" if row.foreign_rows > len(row.foreign_ids or []) else ""
+        violations.append(
+            Violation(
+                f"under {TENANT_ROLE} as {who}, SELECT * FROM {row.table_name} returns "
+                f"{row.foreign_rows} rows of other customers (customer_id {owners}"
+                + (f"; KPIs {', '.join(kpis)}" if kpis else "")
+                + f"; {_PK[row.table_name]} {_ids(row.foreign_ids or [])}{sample})",
+                table=row.table_name,
+                customer=row.probe_slug,
+                customer_id=row.probe_id,
+                kpi_name=kpis[0] if len(kpis) == 1 else None,
+                row_ids=tuple(row.foreign_ids or ()),
+            )
         )
-        if row.own != expected_own:
-            violations.append(
-                Violation(
-                    f"under {TENANT_ROLE} as {who}, {row.table_name} shows {row.own} of the "
-                    f"customer's {expected_own} rows",
-                    table=row.table_name,
-                    customer=row.probe_slug,
-                    customer_id=row.probe_id,
-                )
+    # the policies must also admit what is the tenant's: else its reads silently fall
+    # back to defaults or see nothing
+    if row.own != row.expected_own:
+        violations.append(
+            Violation(
+                f"under {TENANT_ROLE} as {who}, {row.table_name} shows {row.own} of the "
+                f"customer's {row.expected_own} rows",
+                table=row.table_name,
+                customer=row.probe_slug,
+                customer_id=row.probe_id,
             )
-        expected_defaults = stored.get((row.table_name, None), 0)
-        if row.table_name == R.name and row.defaults != expected_defaults:
-            violations.append(
-                Violation(
-                    f"under {TENANT_ROLE} as {who}, {row.table_name} shows {row.defaults} of "
-                    f"the {expected_defaults} system defaults",
-                    table=row.table_name,
-                    customer=row.probe_slug,
-                    customer_id=row.probe_id,
-                )
+        )
+    if row.defaults != row.expected_defaults:
+        violations.append(
+            Violation(
+                f"under {TENANT_ROLE} as {who}, {row.table_name} shows {row.defaults} of "
+                f"the {row.expected_defaults} system defaults",
+                table=row.table_name,
+                customer=row.probe_slug,
+                customer_id=row.probe_id,
             )
+        )
     return violations
 
 
@@ -996,8 +1167,3 @@ def _ids(ids: Iterable[int]) -> str:
 
 def _who(slug: str | None, customer_id: int | None) -> str:
     return slug if slug is not None else f"customer_id {customer_id} (not in customers)"
-
-
-def _group_key(item: tuple[tuple[int | None, str], Any]) -> tuple[int, str]:
-    (customer_id, kpi_name), _rows = item
-    return (customer_id if customer_id is not None else -1, kpi_name)
