@@ -600,8 +600,9 @@ def observations_of(
         yield Observation(row.slug, row.kpi_name, as_utc(row.observed_at), row.value)
 
 
-def _latest_query(at: datetime, customer_id: int | None = None) -> Any:
-    """The latest observation of each (customer, KPI) at or before ``at``."""
+def _latest_query(at: datetime, customer_id: int | None = None, *, times: bool = True) -> Any:
+    """The latest observation of each (customer, KPI) at or before ``at`` (without its
+    time when not ``times``)."""
     Obs = kpi_observations
     newest = select(
         Obs.c.customer_id, Obs.c.kpi_name, func.max(Obs.c.observed_at).label("observed_at")
@@ -609,8 +610,9 @@ def _latest_query(at: datetime, customer_id: int | None = None) -> Any:
     if customer_id is not None:
         newest = newest.where(Obs.c.customer_id == customer_id)
     newest_sq = newest.group_by(Obs.c.customer_id, Obs.c.kpi_name).subquery("newest")
+    when = [Obs.c.observed_at] if times else []
     return (
-        select(Obs.c.customer_id, Obs.c.kpi_name, Obs.c.observed_at, Obs.c.value)
+        select(Obs.c.customer_id, Obs.c.kpi_name, *when, Obs.c.value)
         .join_from(
             Obs,
             newest_sq,
@@ -632,12 +634,30 @@ def latest_values(conn: Connection, customer_id: int, at: datetime) -> dict[str,
     }
 
 
-def latest_values_all(conn: Connection, at: datetime) -> Iterator[tuple[int, str, InputValue]]:
-    """Every customer's latest values at or before ``at``, by customer id (streamed)."""
-    query = _latest_query(at).execution_options(yield_per=5000)
-    for row in conn.execute(query):
-        yield (
-            row.customer_id,
-            row.kpi_name,
-            InputValue(row.value, "observation", as_utc(row.observed_at)),
-        )
+def latest_values_query(conn: Connection, at: datetime) -> Any:
+    """Every customer's latest values at or before ``at``: (customer_id, kpi_name,
+    value), by customer id then KPI; no times.
+
+    On PostgreSQL one DISTINCT ON (the newest row of each pair, in one pass over the
+    sorted rows); elsewhere the newest time of each pair, joined back.
+    """
+    if conn.dialect.name != "postgresql":
+        return _latest_query(at, times=False)
+    Obs = kpi_observations
+    keys = (Obs.c.customer_id, Obs.c.kpi_name)
+    query = (
+        select(*keys, Obs.c.value)
+        .where(Obs.c.observed_at <= as_utc(at))
+        .order_by(*keys, Obs.c.observed_at.desc())
+    )
+    try:  # SQLAlchemy 2.1
+        from sqlalchemy.dialects.postgresql import distinct_on
+    except ImportError:  # pragma: no cover - SQLAlchemy 2.0
+        return query.distinct(*keys)
+    return query.ext(distinct_on(*keys))
+
+
+def latest_values_all(conn: Connection, at: datetime) -> Any:
+    """:func:`latest_values_query`'s rows, streamed (a result: close it when it is not
+    read to the end)."""
+    return conn.execute(latest_values_query(conn, at).execution_options(yield_per=10_000))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from kpictl.observations import Observation
     from kpictl.plan import Plan
     from kpictl.rangefiles.model import Band, Problem
-    from kpictl.scoring import ScoreCard
+    from kpictl.scoring import Scoreboard, ScoreCard
     from kpictl.scoring import Summary as ScoreSummary
 
 STATUS_STYLE = {"healthy": "green", "risk": "yellow", "critical": "red", "unknown": "dim"}
@@ -755,30 +756,36 @@ def _explain_lines(card: ScoreCard) -> list[Any]:
 
 
 def render_score_summaries(
-    renderer: Renderer, summaries: Sequence[ScoreSummary], output: OutputFormat, *, title: str
+    renderer: Renderer,
+    summaries: Scoreboard | Sequence[ScoreSummary],
+    output: OutputFormat,
+    *,
+    title: str,
 ) -> None:
-    """``score --all``: one line per customer, worst first."""
+    """``score --all``: one line per customer, worst first.
+
+    Streamed: JSON record by record, the table in two passes (the column widths, then
+    the lines), so nothing is held per customer beyond what ``summaries`` holds.
+    """
+    if output == OutputFormat.json:
+        write_json_records(s.as_dict() for s in summaries)
+        return
     if output != OutputFormat.table:
         renderer.structured([s.as_dict() for s in summaries], output)
-        return
-    if not summaries:
-        renderer.info("no customers")
         return
     # Plain fixed-width lines, not a Rich table: Rich took 75 s (and 250 MB) to lay out
     # 100,000 customers; this is linear and streams.
     header = ("customer", "score", "status", "model", "alerts", "reason")
-    rows = [
-        (
-            s.customer,
-            _score_text(s.score) if s.score is not None else "",
-            s.status or "",
-            s.model or "",
-            str(s.alerts) if s.score is not None else "",
-            s.reason or "",
-        )
-        for s in summaries
-    ]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    widths = [len(h) for h in header]
+    empty = True
+    for row in _summary_rows(summaries):
+        empty = False
+        for i, cell in enumerate(row):
+            if len(cell) > widths[i]:
+                widths[i] = len(cell)
+    if empty:
+        renderer.info("no customers")
+        return
 
     def line(cells: Sequence[str]) -> str:
         return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
@@ -787,10 +794,61 @@ def render_score_summaries(
         yield "bold", title
         yield "bold", line(header)
         yield None, "  ".join("-" * w for w in widths)
-        for row in rows:
+        for row in _summary_rows(summaries):
             yield STATUS_STYLE.get(row[2]), line(row)
 
     renderer.lines(lines())
+
+
+def _summary_rows(summaries: Iterable[ScoreSummary]) -> Iterator[tuple[str, ...]]:
+    last, text = None, ""  # worst first: customers with one score come together
+    for s in summaries:
+        if s.score is None:
+            score, alerts = "", ""
+        else:
+            if s.score != last:
+                last, text = s.score, _score_text(s.score)
+            score, alerts = text, str(s.alerts)
+        yield (s.customer, score, s.status or "", s.model or "", alerts, s.reason or "")
+
+
+def write_json_records(records: Iterable[dict[str, Any]]) -> None:
+    """A JSON list on stdout, exactly as ``structured`` writes it (indent 2, whole
+    numbers as integers), one record at a time: 100,000 records are never one string."""
+    write = sys.stdout.write
+    first = True
+    for record in records:
+        write("[\n" if first else ",\n")
+        first = False
+        write(_json_record(record))
+    write("[]\n" if first else "\n]\n")
+    sys.stdout.flush()
+
+
+_encode_json_str = json.encoder.encode_basestring  # json.dumps' with ensure_ascii=False
+
+
+def _json_record(record: dict[str, Any]) -> str:
+    """A flat record as an item of an indented JSON list (json.dumps(indent=2))."""
+    parts = []
+    for key, value in record.items():
+        kind = type(value)
+        if value is None:
+            text = "null"
+        elif kind is str:
+            text = _encode_json_str(value)
+        elif kind is int:
+            text = int.__repr__(value)
+        elif kind is float and math.isfinite(value):
+            whole = value.is_integer() and abs(value) < 1e15
+            text = int.__repr__(int(value)) if whole else float.__repr__(value)
+        else:  # anything else (NaN, a nested value): as json.dumps writes it
+            block = json.dumps(json_value(record), indent=2, ensure_ascii=False)
+            return "  " + block.replace("\n", "\n  ")
+        parts.append(f"    {_encode_json_str(key)}: {text}")
+    if not parts:
+        return "  {}"
+    return "  {\n" + ",\n".join(parts) + "\n  }"
 
 
 def render_observations(

@@ -12,12 +12,13 @@ A value for ``health_score`` is never an input: the score is computed.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from array import array
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from kpictl.bands import SEVERITY, Status, band_of, is_alert
+from kpictl.bands import BAND_STATUSES, SEVERITY, Status, band_of, is_alert
 from kpictl.errors import MissingValues
 from kpictl.rangefiles.model import Band, KpiRange, Scoring
 
@@ -429,3 +430,272 @@ def worst_first(summaries: list[Summary]) -> list[Summary]:
         summaries,
         key=lambda s: (s.score is None, s.score if s.score is not None else 0.0, s.customer),
     )
+
+
+# -- score --all: summaries without the cards ------------------------------------------
+
+CompiledRange = tuple[float, float, float, float, float, float, float]
+"""A KPI's range as :func:`summarize` reads it: (weight, critical_min, critical_max,
+risk_min, risk_max, healthy_min, healthy_max), a missing bound as -inf/inf and a
+missing band as (nan, nan), so that ``min <= value < max`` is ``Band.contains`` for a
+finite value, and is false for a band that is not there."""
+
+_NO_BAND = (math.nan, math.nan)
+
+
+def compile_range(kpi_range: KpiRange) -> CompiledRange:
+    """A range, ready for :func:`summarize`."""
+    out = [kpi_range.weight]
+    for status in BAND_STATUSES:
+        band = kpi_range.band(status)
+        if band is None:
+            out += _NO_BAND
+        else:
+            out.append(-math.inf if band.min is None else band.min)
+            out.append(math.inf if band.max is None else band.max)
+    return tuple(out)  # type: ignore[return-value]
+
+
+def compile_row(
+    critical_min: float | None,
+    critical_max: float | None,
+    risk_min: float | None,
+    risk_max: float | None,
+    healthy_min: float | None,
+    healthy_max: float | None,
+    weight: float | None,
+) -> CompiledRange:
+    """:func:`compile_range` of ``KpiRange.from_row`` of these columns, without making
+    the range (``score --all`` on SQLite; on PostgreSQL the query does it)."""
+    out = [1.0 if weight is None else float(weight)]
+    for low, high in (
+        (critical_min, critical_max),
+        (risk_min, risk_max),
+        (healthy_min, healthy_max),
+    ):
+        if low is None and high is None:
+            out += _NO_BAND
+        else:
+            out.append(-math.inf if low is None else float(low))
+            out.append(math.inf if high is None else float(high))
+    return tuple(out)  # type: ignore[return-value]
+
+
+def range_of(kpi_name: str, compiled: Sequence[float]) -> KpiRange:
+    """The range a compiled one was made from (for :func:`score`): the same bands and
+    weight, so the same statuses."""
+    bands: dict[str, Band | None] = {}
+    for i, status in enumerate(BAND_STATUSES):
+        low, high = compiled[1 + 2 * i], compiled[2 + 2 * i]
+        if math.isnan(low) and math.isnan(high):
+            bands[status] = None
+        else:
+            bands[status] = Band(
+                None if low == -math.inf else low, None if high == math.inf else high
+            )
+    return KpiRange(kpi_name=kpi_name, weight=compiled[0], **bands)  # type: ignore[arg-type]
+
+
+def points_of(model: Scoring) -> dict[str, float]:
+    """The points of each status under a ranges model, as :func:`score` multiplies
+    them (``points or 0.0``)."""
+    return {k: v or 0.0 for k, v in {**DEFAULT_POINTS, **(model.points or {})}.items()}
+
+
+def summarize(
+    customer: str,
+    values: Mapping[str, float],
+    ranges: Mapping[str, Sequence[float]],
+    model: Scoring,
+    points: Mapping[str, float],
+    health: Sequence[float] | None,
+) -> Summary | None:
+    """:func:`score` reduced to its :class:`Summary`, for ``score --all``: the same
+    arithmetic on the same floats in the same order (so the same score), without the
+    objects per KPI.
+
+    ``ranges`` are the customer's effective ranges but health_score's, compiled
+    (:data:`CompiledRange`); ``points`` are :func:`points_of` the model; ``health`` is
+    the effective health_score range, compiled. Returns None when the customer cannot
+    be scored: :func:`score` then says why, in its own words.
+    """
+    regression = model.model == "regression"
+    coefficients = model.coefficients if regression else {}
+    isfinite = math.isfinite
+    if coefficients:
+        if HEALTH_SCORE in coefficients:
+            return None
+        for name in coefficients:
+            given = values.get(name)
+            if given is None or not isfinite(given):
+                return None
+    by_ranges = model.model == "ranges"
+    alerts = 0
+    weights: list[float] = []  # ranges: of the KPIs counted, in name order
+    products: list[float] = []  # ranges: their weight × points
+    terms: list[float] = []  # otherwise: each KPI's term (0.0 without a coefficient)
+    for name, value in sorted(values.items()):
+        if name == HEALTH_SCORE or not isfinite(value):
+            continue
+        entry = ranges.get(name)
+        status = None
+        if entry is not None:
+            weight, c_min, c_max, r_min, r_max, h_min, h_max = entry
+            if c_min <= value < c_max:
+                status = "critical"
+                alerts += 1
+            elif r_min <= value < r_max:
+                status = "risk"
+                alerts += 1
+            elif h_min <= value < h_max:
+                status = "healthy"
+        if by_ranges:
+            if status is not None:
+                weight = weight or 0.0
+                weights.append(weight)
+                products.append(weight * points[status])
+            continue
+        coefficient = coefficients.get(name)
+        if coefficient is not None:
+            terms.append(round(coefficient * value, DIGITS) or 0.0)
+        elif entry is not None:
+            terms.append(0.0)
+    if by_ranges:
+        total_weight = sum(weights)
+        if total_weight <= 0:
+            return None
+        value = round(sum(products) / total_weight, DIGITS)
+        return Summary(customer, "ranges", value, _status_of(value, health), None, alerts)
+    raw = round((model.intercept or 0.0) + sum(terms), DIGITS)
+    low, high = model.clamp or DEFAULT_CLAMP
+    value = min(max(raw, low), high)
+    return Summary(customer, "regression", value, _status_of(value, health), None, alerts)
+
+
+def _status_of(value: float, health: Sequence[float] | None) -> str:
+    """:func:`overall_status` with the health_score range compiled."""
+    if health is None:
+        return threshold_status(value)
+    if math.isfinite(value):
+        _weight, c_min, c_max, r_min, r_max, h_min, h_max = health
+        if c_min <= value < c_max:
+            return "critical"
+        if r_min <= value < r_max:
+            return "risk"
+        if h_min <= value < h_max:
+            return "healthy"
+    return "unknown"
+
+
+class Scoreboard:
+    """The summaries of ``score --all``, kept compact (some 50 bytes a customer, not the
+    few hundred of an object each, so memory stays flat as customers grow) and given
+    back worst first, one at a time: lowest score first, ties by customer; customers
+    that could not be scored last, by customer."""
+
+    def __init__(self) -> None:
+        self._ids = array("q")
+        self._slugs = bytearray()  # UTF-8: its byte order is the str order
+        self._slug_ends = array("Q")
+        self._scores = array("d")
+        self._alerts = array("I")
+        self._models = _Labels()
+        self._statuses = _Labels()
+        self._reasons: dict[int, str | None] = {}  # of the customers without a score
+        self._by_score: dict[float, array[int]] = {}
+        self._unscored = array("I")
+
+    def add(self, customer_id: int, summary: Summary) -> None:
+        i = len(self._ids)
+        self._ids.append(customer_id)
+        self._slugs += summary.customer.encode()
+        self._slug_ends.append(len(self._slugs))
+        self._models.add(summary.model)
+        self._statuses.add(summary.status)
+        self._alerts.append(summary.alerts)
+        if summary.score is None:
+            self._scores.append(0.0)
+            self._reasons[i] = summary.reason
+            self._unscored.append(i)
+            return
+        self._scores.append(summary.score)
+        same = self._by_score.get(summary.score)
+        if same is None:
+            self._by_score[summary.score] = array("I", (i,))
+        else:
+            same.append(i)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __iter__(self) -> Iterator[Summary]:
+        """Worst first."""
+        for score in sorted(self._by_score):
+            yield from self._in_customer_order(self._by_score[score])
+        yield from self._in_customer_order(self._unscored)
+
+    def unscored(self) -> list[Summary]:
+        """The customers that could not be scored, by customer."""
+        return list(self._in_customer_order(self._unscored))
+
+    def under(self, threshold: float) -> list[Summary]:
+        """The customers scoring under ``threshold``, worst first."""
+        out: list[Summary] = []
+        for score in sorted(self._by_score):
+            if not score < threshold:
+                break
+            out.extend(self._in_customer_order(self._by_score[score]))
+        return out
+
+    def scored(self) -> Iterator[tuple[int, Summary]]:
+        """(customer_id, summary) of every customer with a score, in the order added."""
+        for i in range(len(self._ids)):
+            if i not in self._reasons:
+                yield self._ids[i], self._summary(i)
+
+    def _slug_bytes(self, i: int) -> bytearray:
+        return self._slugs[self._slug_ends[i - 1] if i else 0 : self._slug_ends[i]]
+
+    def _in_customer_order(self, indexes: array[int]) -> Iterator[Summary]:
+        order = indexes if len(indexes) < 2 else sorted(indexes, key=self._slug_bytes)
+        for i in order:
+            yield self._summary(i)
+
+    def _summary(self, i: int) -> Summary:
+        scored = i not in self._reasons
+        return Summary(
+            self._slug_bytes(i).decode(),
+            self._models.get(i),
+            self._scores[i] if scored else None,
+            self._statuses.get(i),
+            None if scored else self._reasons[i],
+            self._alerts[i],
+        )
+
+
+class _Labels:
+    """A column of a few distinct values (models, statuses): a byte a row (four past
+    256 values)."""
+
+    def __init__(self) -> None:
+        self._codes = array("B")
+        self._values: list[Any] = []
+        self._index: dict[Any, int] = {}
+
+    def add(self, value: Any) -> None:
+        try:
+            code = self._index[value]
+        except KeyError:
+            code = self._index[value] = self._new(value)
+        except TypeError:  # unhashable (a malformed stored model): kept as it is
+            code = self._new(value)
+        self._codes.append(code)
+
+    def _new(self, value: Any) -> int:
+        self._values.append(value)
+        if len(self._values) == 257:
+            self._codes = array("I", self._codes)
+        return len(self._values) - 1
+
+    def get(self, i: int) -> Any:
+        return self._values[self._codes[i]]

@@ -94,7 +94,7 @@ def score(
             )
         title = f"health scores at {iso(result.at.replace(microsecond=0))}, worst first"
         render_score_summaries(renderer, result.summaries, output, title=title)
-        unscored = [s for s in result.summaries if s.score is None]
+        unscored = result.summaries.unscored()
         if unscored:
             renderer.warning(
                 f"{len(unscored)} customer(s) could not be scored: "
