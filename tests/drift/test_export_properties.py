@@ -93,7 +93,9 @@ def range_files(draw: Any, catalog: Catalog, *, names: Any = None) -> RangeFile:
     slug = None if defaults else draw(st.from_regex(SLUG_RE, fullmatch=True))
     name = None
     if not defaults:
-        strategy = names if names is not None else st.text(min_size=1, max_size=30)
+        # any text but control characters, which range files refuse in a display name
+        display = st.characters(exclude_categories=("Cc",))
+        strategy = names if names is not None else st.text(display, min_size=1, max_size=30)
         strategy = strategy.filter(lambda s: s.strip())
         name = draw(strategy)
     kpis = draw(st.lists(st.sampled_from(list(catalog.kpis)), unique=True, max_size=10))
