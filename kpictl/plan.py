@@ -99,7 +99,7 @@ class Plan:
         return [c for s in self.scopes for c in s.changes]
 
     def count(self, action: Action) -> int:
-        return sum(s.count(action) for s in self.scopes)
+        return sum(c.action == action for s in self.scopes for c in s.changes)
 
     @property
     def refusals(self) -> list[ScopePlan]:
@@ -108,6 +108,31 @@ class Plan:
     @property
     def writes_anything(self) -> bool:
         return any(s.needs_revision for s in self.scopes)
+
+
+@dataclass(slots=True)
+class PlanTotals:
+    """The counts of a plan that is shown and applied a chunk at a time, whose rows are
+    not kept: what ``seed`` returns (a seed of 10,000 files plans 100,000 rows)."""
+
+    adds: int = 0
+    changes: int = 0
+    removes: int = 0
+    unchanged: int = 0  # scopes recognised by their recorded sha256
+    refusals: list[str] = field(default_factory=list)  # not overridden by --force
+    writes_anything: bool = False
+
+    def add(self, plan: Plan) -> None:
+        self.adds += plan.count("add")
+        self.changes += plan.count("change")
+        self.removes += plan.count("remove")
+        self.unchanged += plan.unchanged
+        self.refusals += [s.refusal for s in plan.refusals if s.refusal]
+        self.writes_anything = self.writes_anything or plan.writes_anything
+
+    def count(self, action: Action) -> int:
+        counts = {"add": self.adds, "change": self.changes, "remove": self.removes}
+        return counts.get(action, 0)
 
 
 def diff_rows(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -173,10 +198,9 @@ def plan_scope(
     for kpi_name, kpi_range in file.ranges.items():
         desired = kpi_range.row()
         have = stored.get(kpi_name)
-        if have is None:
-            plan.changes.append(
-                RowChange(file.scope, kpi_name, "add", diff_rows(None, desired), row=desired)
-            )
+        if have is None:  # diff_rows(None, desired), written out: most rows of a seed
+            fields = {c: (None, v) for c, v in desired.items() if v is not None}
+            plan.changes.append(RowChange(file.scope, kpi_name, "add", fields, row=desired))
             continue
         fields = diff_rows(have.row, desired)
         if fields:

@@ -236,6 +236,14 @@ class Renderer:
             return
         self.lines(_plan_lines(plan))
 
+    def plan_printer(self) -> PlanPrinter:
+        """For a plan that arrives a chunk at a time: add them, then ``finish``."""
+        return PlanPrinter(self)
+
+    def plan_document(self) -> PlanDocument:
+        """For ``-o json`` of a plan that arrives a chunk at a time: add, then ``finish``."""
+        return PlanDocument()
+
     def lines(self, lines: Iterable[tuple[str | None, str]]) -> None:
         """Styled lines to stdout, fast: plans can have 100,000 lines, and Rich's
         per-line rendering costs milliseconds each, so colours are plain ANSI codes."""
@@ -262,44 +270,144 @@ ANSI = {
 def _plan_lines(plan: Plan) -> Iterator[tuple[str | None, str]]:
     unchanged = plan.unchanged  # recognised by their recorded sha256, not even parsed
     for scope in plan.scopes:
-        file = scope.file
-        if not (
-            scope.changes
-            or scope.kept
-            or scope.refusal
-            or scope.name_change
-            or not scope.customer_exists
-            or scope.needs_revision
-        ):
+        if _scope_shown(scope):
+            yield from _scope_lines(scope)
+        else:
             unchanged += 1
-            continue
-        label = "defaults" if file.customer is None else f"customer {file.customer}"
-        rec = scope.recorded
-        version = f"v{file.version}" + (
-            f", database v{rec.version}" if rec else ", not applied yet"
+    yield from _plan_summary(
+        unchanged, plan.count("add"), plan.count("change"), plan.count("remove")
+    )
+
+
+class PlanPrinter:
+    """Shows a plan that arrives a chunk at a time (``seed``). The lines wait in a
+    temporary file (a plan can have 100,000 of them) until the whole plan is known and
+    valid, then go to stdout with the summary: a seed that fails on a bad file shows
+    no plan, as when the plan came whole."""
+
+    def __init__(self, renderer: Renderer) -> None:
+        import tempfile
+
+        self.colour = not renderer.no_color and sys.stdout.isatty()
+        self.unchanged = self.adds = self.changes = self.removes = 0
+        # open across add() calls; finish() closes it, and a failed seed drops it
+        self._spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115
+            max_size=1 << 20, mode="w+", encoding="utf-8"
         )
-        yield "bold", f"{label}  ({file.path}, {version})"
-        if not scope.customer_exists:
-            yield "green", f"  + create customer {file.customer} ({file.display_name})"
-        if scope.name_change:
-            old, new = scope.name_change
-            yield "yellow", f"  ~ customer name: {old!r} -> {new!r}"
-        if scope.refusal:
-            note = " (forced)" if scope.forced else ""
-            yield ("yellow" if scope.forced else "red"), f"  ! refused: {scope.refusal}{note}"
-        for change in scope.changes:
-            yield _change_line(change)
-        for kept in scope.kept:
-            yield (
-                "dim",
-                f"  = {kept.kpi_name}: kept (in the database, not in the file; --prune removes it)",
+
+    def add(self, plan: Plan) -> None:
+        """The plan of some scopes, in the order they are to be shown."""
+        self.unchanged += plan.unchanged
+        self.adds += plan.count("add")
+        self.changes += plan.count("change")
+        self.removes += plan.count("remove")
+        write, colour = self._spool.write, self.colour
+        for scope in plan.scopes:
+            if not _scope_shown(scope):
+                self.unchanged += 1
+                continue
+            for style, text in _scope_lines(scope):
+                write(f"{ANSI[style]}{text}\x1b[0m\n" if colour and style else text + "\n")
+
+    def finish(self) -> None:
+        """Print the plan: every scope's lines, then the summary."""
+        import shutil
+
+        self._spool.seek(0)
+        shutil.copyfileobj(self._spool, sys.stdout)
+        self._spool.close()
+        for style, text in _plan_summary(self.unchanged, self.adds, self.changes, self.removes):
+            sys.stdout.write(
+                f"{ANSI[style]}{text}\x1b[0m\n" if self.colour and style else text + "\n"
             )
-        if not scope.changes and scope.customer_exists and not scope.name_change:
-            yield "dim", "  no row changes (a new revision is recorded)"
+        sys.stdout.flush()
+
+
+class PlanDocument:
+    """The JSON document of a plan that arrives a chunk at a time (``seed -o json``),
+    written as ``Renderer.structured`` would write it whole: the changes wait in a
+    temporary file rather than in a list of 100,000 dicts."""
+
+    def __init__(self) -> None:
+        import tempfile
+
+        self.count = 0
+        # open across add() calls; finish() closes it, and a failed seed drops it
+        self._spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115
+            max_size=1 << 20, mode="w+", encoding="utf-8"
+        )
+
+    def add(self, plan: Plan) -> None:
+        import textwrap
+
+        for change in plan_changes(plan):
+            text = json.dumps(json_value(change), indent=2, ensure_ascii=False)
+            self._spool.write((",\n" if self.count else "") + textwrap.indent(text, "    "))
+            self.count += 1
+
+    def finish(self, **extra: Any) -> None:
+        """Print the document: the changes, then ``extra`` (applied, dry_run)."""
+        import shutil
+
+        write = sys.stdout.write
+        write('{\n  "changes": [')
+        if self.count:
+            write("\n")
+            self._spool.seek(0)
+            shutil.copyfileobj(self._spool, sys.stdout)
+            write("\n  ]")
+        else:
+            write("]")
+        self._spool.close()
+        for key, value in extra.items():
+            write(f",\n  {json.dumps(key)}: {json.dumps(json_value(value), ensure_ascii=False)}")
+        write("\n}\n")
+        sys.stdout.flush()
+
+
+def _scope_shown(scope: Any) -> bool:
+    """Whether a scope's plan has anything to show (else it counts as unchanged)."""
+    return bool(
+        scope.changes
+        or scope.kept
+        or scope.refusal
+        or scope.name_change
+        or not scope.customer_exists
+        or scope.needs_revision
+    )
+
+
+def _scope_lines(scope: Any) -> Iterator[tuple[str | None, str]]:
+    file = scope.file
+    label = "defaults" if file.customer is None else f"customer {file.customer}"
+    rec = scope.recorded
+    version = f"v{file.version}" + (f", database v{rec.version}" if rec else ", not applied yet")
+    yield "bold", f"{label}  ({file.path}, {version})"
+    if not scope.customer_exists:
+        yield "green", f"  + create customer {file.customer} ({file.display_name})"
+    if scope.name_change:
+        old, new = scope.name_change
+        yield "yellow", f"  ~ customer name: {old!r} -> {new!r}"
+    if scope.refusal:
+        note = " (forced)" if scope.forced else ""
+        yield ("yellow" if scope.forced else "red"), f"  ! refused: {scope.refusal}{note}"
+    for change in scope.changes:
+        yield _change_line(change)
+    for kept in scope.kept:
+        yield (
+            "dim",
+            f"  = {kept.kpi_name}: kept (in the database, not in the file; --prune removes it)",
+        )
+    if not scope.changes and scope.customer_exists and not scope.name_change:
+        yield "dim", "  no row changes (a new revision is recorded)"
+
+
+def _plan_summary(
+    unchanged: int, adds: int, changes: int, removes: int
+) -> Iterator[tuple[str | None, str]]:
     if unchanged:
         noun = "scope" if unchanged == 1 else "scopes"
         yield "dim", f"{unchanged} {noun} unchanged"
-    adds, changes, removes = plan.count("add"), plan.count("change"), plan.count("remove")
     yield "bold", f"Plan: {adds} to add, {changes} to change, {removes} to remove."
 
 
@@ -318,7 +426,7 @@ def _change_text(change: Any) -> Any:
 
 def _change_line(change: Any) -> tuple[str, str]:
     if change.action == "add":
-        fields = " ".join(f"{k}={fmt_num(new)}" for k, (_old, new) in change.fields.items())
+        fields = " ".join([f"{k}={_num_text(new)}" for k, (_old, new) in change.fields.items()])
         return "green", f"  + {change.kpi_name}: {fields}"
     if change.action == "remove":
         return "red", f"  - {change.kpi_name}"
@@ -327,6 +435,13 @@ def _change_line(change: Any) -> tuple[str, str]:
         for k, (old, new) in change.fields.items()
     )
     return "yellow", f"  ~ {change.kpi_name}: {fields}"
+
+
+def _num_text(value: Any) -> str:
+    """fmt_num, quicker for the floats that make up most of a plan's 100,000 lines."""
+    if value.__class__ is float and value.is_integer() and -1e15 < value < 1e15:
+        return str(int(value))
+    return fmt_num(value)
 
 
 def plan_changes(plan: Plan) -> list[dict[str, Any]]:

@@ -120,11 +120,15 @@ def stored_ranges(
     if scope is None:
         return out
     query = select(R.c.range_id, R.c.customer_id, R.c.kpi_name, *_RANGE_VALUE_COLUMNS).where(scope)
-    for row in conn.execute(query.execution_options(yield_per=10_000)):
-        rows = out.get(row.customer_id)
+    if len(ids) > MAX_IN_LIST:  # every row of the table: streamed, not held twice
+        query = query.execution_options(yield_per=10_000)
+    result = conn.execute(query)
+    for range_id, customer_id, kpi_name, *values in result:
+        rows = out.get(customer_id)
         if rows is not None:
-            values = {c: row[i] for i, c in enumerate(RANGE_COLUMNS, start=3)}
-            rows[row.kpi_name] = StoredRange(row.range_id, row.kpi_name, values)
+            rows[kpi_name] = StoredRange(
+                range_id, kpi_name, dict(zip(RANGE_COLUMNS, values, strict=True))
+            )
     return out
 
 
@@ -368,7 +372,7 @@ def apply_plan(
                 "changes": scope.count("change"),
                 "removes": scope.count("remove"),
                 "scoring": file.scoring.to_dict() if file.scoring else None,
-                "content": file.content(),
+                "content": JsonText(file.content_json),
             }
         )
     if removes:
@@ -388,16 +392,14 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     if not rows:
         return
     if conn.dialect.name != "postgresql":
-        conn.execute(insert(table), list(rows))
+        conn.execute(insert(table), [_decoded(row) for row in rows])
         return
     columns = list(rows[0])
-    cells = [_copy_formatter(table.c[c].type) for c in columns]
-    pairs = list(zip(columns, cells, strict=True))
+    # column by column: each column's cells are formatted by one comprehension
+    cells = [_copy_cells(table.c[c].type, [row[c] for row in rows]) for c in columns]
     buffer = io.StringIO()
-    write = buffer.write
-    for row in rows:
-        write("\t".join([cell(row[c]) for c, cell in pairs]))
-        write("\n")
+    buffer.writelines(line + "\n" for line in map("\t".join, zip(*cells, strict=True)))
+    del cells
     buffer.seek(0)
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
@@ -407,7 +409,36 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
         cursor.close()
 
 
+class JsonText(str):
+    """A JSON value already serialised: COPY writes it as it is. A seed writes the
+    content of 10,000 revisions, serialised by the processes that parsed the files."""
+
+
+def _decoded(row: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The row with JsonText values as the objects they hold, for SQLAlchemy's JSON type."""
+    if not any(isinstance(v, JsonText) for v in row.values()):
+        return row
+    return {k: json.loads(v) if isinstance(v, JsonText) else v for k, v in row.items()}
+
+
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_cells(type_: Any, values: list[Any]) -> list[str]:
+    """One column's values in COPY's text format (the type is looked at once per column:
+    a COPY of a million cells should not test every cell's type)."""
+    python_type = None if isinstance(type_, JSON) else type_.python_type
+    if python_type in (int, float):
+        return ["\\N" if v is None else repr(v) for v in values]
+    format_cell = _copy_formatter(type_)
+    if python_type is None:
+        return [
+            v.translate(_COPY_ESCAPES) if isinstance(v, JsonText) else format_cell(v)
+            for v in values
+        ]
+    # text and times: few distinct values (KPI names, one updated_at), each formatted once
+    seen: dict[Any, str] = {}
+    return [seen[v] if v in seen else seen.setdefault(v, format_cell(v)) for v in values]
 
 
 def _copy_formatter(type_: Any) -> Callable[[Any], str]:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from kpictl.cli.completion import complete_customer, complete_kpi
 from kpictl.cli.context import DEFAULT_LOCK, CustomerOpt, LockTimeout, Output, app_context
-from kpictl.render import OutputFormat
+from kpictl.render import OutputFormat, plan_changes
 
 
 def init(ctx: typer.Context) -> None:
@@ -61,10 +61,23 @@ def seed(
 
     app = app_context(ctx)
     renderer = app.renderer
+    # the plan arrives a chunk at a time: a table is shown once it is whole and valid,
+    # before anything is committed; a JSON document once the seed is done
+    printer = renderer.plan_printer() if output == OutputFormat.table else None
+    document = renderer.plan_document() if output == OutputFormat.json else None
+    changes: list[dict[str, Any]] = []  # YAML and CSV: the plan's changes, held
 
     def show(plan: api.Plan) -> None:
-        if output == OutputFormat.table:
-            renderer.plan(plan)
+        if printer is not None:
+            printer.add(plan)
+        elif document is not None:
+            document.add(plan)
+        else:
+            changes.extend(plan_changes(plan))
+
+    def planned(_totals: api.PlanTotals) -> None:
+        if printer is not None:
+            printer.finish()
 
     result = api.seed(
         app.settings,
@@ -76,11 +89,16 @@ def seed(
         force=force,
         lock_timeout=lock_timeout,
         on_plan=show,
+        on_planned=planned,
     )
     renderer.problems(result.warnings)
     plan = result.plan
-    if output != OutputFormat.table:
-        renderer.plan(plan, output, applied=result.applied, dry_run=result.dry_run)
+    if document is not None:
+        document.finish(applied=result.applied, dry_run=result.dry_run)
+    elif output != OutputFormat.table:
+        renderer.structured(
+            {"changes": changes, "applied": result.applied, "dry_run": result.dry_run}, output
+        )
     if result.dry_run:
         renderer.info("dry run: nothing was written")
     elif result.applied:

@@ -14,9 +14,11 @@ import math
 import os
 import re
 import stat
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kpictl.errors import RangeFileMissing
 from kpictl.rangefiles.model import (
@@ -31,6 +33,8 @@ from kpictl.rangefiles.model import (
     RangeFile,
     RangeSet,
     Scoring,
+    content_json,
+    content_sha256,
 )
 from kpictl.rangefiles.rules import (
     BAND_KEYS,
@@ -67,6 +71,9 @@ from kpictl.rangefiles.rules import (
     control_character,
 )
 from kpictl.rangefiles.yamlstrict import MAX_BYTES, KeyPath, StrictYamlError, read_yaml
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 _API_VERSION_RE = re.compile(r"kpictl/v([0-9]+)")
 
@@ -208,25 +215,70 @@ def load_many(
     workers = _worker_count(len(paths))
     if workers <= 1:
         return [load_range_file(p, catalog, display=str(p) if display else None) for p in paths]
+    size = max(1, -(-len(paths) // (workers * 8)))
+    parts = [list(paths[i : i + size]) for i in range(0, len(paths), size)]
+    with _worker_pool(workers, catalog, display, problems_only) as pool:
+        results = [result for part in pool.map(_load_chunk, parts) for result in part]
+    return [
+        (None if packed is None else _unpack(packed, path), problems)
+        for path, (packed, problems) in zip(paths, results, strict=True)
+    ]
+
+
+def load_chunks(
+    chunks: Sequence[Sequence[Path]], catalog: Catalog | None
+) -> Generator[list[tuple[RangeFile | None, list[Problem]]], None, None]:
+    """load_many for each chunk of files in turn, one list of results per chunk.
+
+    With worker processes, the next chunk is parsed while the caller works on this one
+    (a seed plans and writes a chunk while the next is read), and only those two chunks
+    are held: memory does not grow with the number of chunks.
+    """
+    workers = _worker_count(sum(len(chunk) for chunk in chunks))
+    if workers <= 1:
+        for chunk in chunks:
+            yield [load_range_file(path, catalog) for path in chunk]
+        return
+    with _worker_pool(workers, catalog, False, False) as pool:
+        pending: deque[list[Future[list[_Packed]]]] = deque()
+        for i in range(len(chunks)):
+            while len(pending) < 2 and i + len(pending) < len(chunks):
+                chunk = chunks[i + len(pending)]
+                size = max(1, -(-len(chunk) // (workers * 4)))
+                pending.append(
+                    [
+                        pool.submit(_load_chunk, chunk[j : j + size])
+                        for j in range(0, len(chunk), size)
+                    ]
+                )
+            results = [result for future in pending.popleft() for result in future.result()]
+            yield [
+                (None if packed is None else _unpack(packed, path), problems)
+                for path, (packed, problems) in zip(chunks[i], results, strict=True)
+            ]
+
+
+@contextmanager
+def _worker_pool(
+    workers: int, catalog: Catalog | None, display: bool, problems_only: bool
+) -> Iterator[ProcessPoolExecutor]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     # fork: the workers inherit the loaded modules, so they start in milliseconds
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    size = max(1, -(-len(paths) // (workers * 8)))
-    chunks = [list(paths[i : i + size]) for i in range(0, len(paths), size)]
-    with ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         workers,
         mp_context=context,
         initializer=_set_worker_catalog,
         initargs=(catalog, display, problems_only),
-    ) as pool:
-        return [
-            (None if packed is None else _unpack(packed), problems)
-            for chunk in pool.map(_load_chunk, chunks)
-            for packed, problems in chunk
-        ]
+    )
+    try:
+        yield pool
+    finally:
+        # a caller that stops early (a bad file, an interrupt) leaves queued work undone
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _worker_count(files: int) -> int:
@@ -246,7 +298,10 @@ def _set_worker_catalog(catalog: Catalog | None, display: bool, problems_only: b
     _WORKER.update(catalog=catalog, display=display, problems_only=problems_only)
 
 
-def _load_chunk(paths: list[Path]) -> list[tuple[tuple[Any, ...] | None, list[Problem]]]:
+_Packed = tuple[tuple[Any, ...] | None, list[Problem]]
+
+
+def _load_chunk(paths: Sequence[Path]) -> list[_Packed]:
     catalog, display = _WORKER["catalog"], _WORKER["display"]
     out = []
     for path in paths:
@@ -266,17 +321,29 @@ def _pack(rf: RangeFile) -> tuple[Any, ...]:
         for k, r in rf.ranges.items()
     )
     scoring = rf.scoring.to_dict() if rf.scoring else None
-    return (str(rf.path), rf.kind, rf.version, ranges, rf.customer, rf.name, scoring, rf.sha256)
+    # the content's sha256 and JSON are computed here, in parallel, not by the receiver
+    content = rf.content()
+    return (
+        rf.kind,
+        rf.version,
+        ranges,
+        rf.customer,
+        rf.name,
+        scoring,
+        rf.sha256,
+        content_sha256(content),
+        content_json(content),
+    )
 
 
 def _band_tuple(band: Band | None) -> tuple[float | None, float | None] | None:
     return None if band is None else (band.min, band.max)
 
 
-def _unpack(packed: tuple[Any, ...]) -> RangeFile:
-    path, kind, version, ranges, customer, name, scoring, sha = packed
-    return RangeFile(
-        path=Path(path),
+def _unpack(packed: tuple[Any, ...], path: Path) -> RangeFile:
+    kind, version, ranges, customer, name, scoring, sha, content_sha, content = packed
+    rangefile = RangeFile(
+        path=path,
         kind=kind,
         version=version,
         ranges={
@@ -295,6 +362,8 @@ def _unpack(packed: tuple[Any, ...]) -> RangeFile:
         scoring=None if scoring is None else Scoring.from_dict(scoring),
         sha256=sha,
     )
+    rangefile.memoise(content_sha, content)
+    return rangefile
 
 
 def validate_paths(paths: Sequence[Path], ranges_dir: Path) -> list[Problem]:
@@ -373,21 +442,24 @@ def _customer_slugs(customers_dir: Path) -> tuple[list[str], list[Problem]]:
     if not customers_dir.is_dir():
         return [], []
     slugs, problems = [], []
-    for entry in sorted(customers_dir.iterdir()):
+    # scandir and names, not Path objects: a ranges dir can hold 10,000 customer files
+    with os.scandir(customers_dir) as listing:
+        entries = sorted(listing, key=lambda entry: entry.name)
+    for entry in entries:
         if entry.name.startswith("."):
             continue
-        if not entry.is_file() and entry.suffix != ".yaml":
-            continue  # a directory, or a FIFO that is no range file; a <slug>.yaml that is
-            # not a regular file stays listed, so that reading it reports the problem
-        if entry.suffix == ".yaml":
-            slugs.append(entry.stem)
-        elif entry.suffix == ".yml":
+        stem, suffix = os.path.splitext(entry.name)
+        if suffix == ".yaml":
+            # listed whatever it is: a <slug>.yaml that is not a regular file is reported
+            # when it is read
+            slugs.append(stem)
+        elif suffix == ".yml" and entry.is_file():
             problems.append(
                 Problem(
-                    str(entry),
+                    str(customers_dir / entry.name),
                     None,
                     "",
-                    f"ignored: customer files are named <slug>.yaml (rename to {entry.stem}.yaml)",
+                    f"ignored: customer files are named <slug>.yaml (rename to {stem}.yaml)",
                     "warning",
                 )
             )

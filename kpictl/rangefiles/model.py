@@ -59,14 +59,18 @@ class KpiRange:
 
     def row(self) -> dict[str, Any]:
         """The columns of kpi_reference_ranges (without ids), bounds as floats."""
-        out: dict[str, Any] = {}
-        for name in BAND_NAMES:
-            band = self.band(name)
-            out[f"{name}_min"] = _num(band.min) if band else None
-            out[f"{name}_max"] = _num(band.max) if band else None
-        out["weight"] = float(self.weight)
-        out["playbook"] = self.playbook
-        return out
+        # written out: a seed of 10,000 files asks for 100,000 rows
+        c, r, h = self.critical, self.risk, self.healthy
+        return {
+            "critical_min": None if c is None or c.min is None else float(c.min) + 0.0,
+            "critical_max": None if c is None or c.max is None else float(c.max) + 0.0,
+            "risk_min": None if r is None or r.min is None else float(r.min) + 0.0,
+            "risk_max": None if r is None or r.max is None else float(r.max) + 0.0,
+            "healthy_min": None if h is None or h.min is None else float(h.min) + 0.0,
+            "healthy_max": None if h is None or h.max is None else float(h.max) + 0.0,
+            "weight": float(self.weight),
+            "playbook": self.playbook,
+        }
 
     @classmethod
     def from_row(cls, kpi_name: str, row: Any) -> KpiRange:
@@ -160,6 +164,7 @@ class RangeFile:
     scoring: Scoring | None = None
     sha256: str = ""  # of the file's bytes
     _content_sha256: str = field(default="", init=False, repr=False, compare=False)
+    _content_json: str = field(default="", init=False, repr=False, compare=False)
 
     @property
     def scope(self) -> str | None:
@@ -186,6 +191,19 @@ class RangeFile:
             object.__setattr__(self, "_content_sha256", content_sha256(self.content()))
         return self._content_sha256
 
+    @property
+    def content_json(self) -> str:
+        """The normalised content as compact JSON: the revision log's ``content``."""
+        if not self._content_json:
+            object.__setattr__(self, "_content_json", content_json(self.content()))
+        return self._content_json
+
+    def memoise(self, content_sha256: str, content_json: str) -> None:
+        """Take the content's sha256 and JSON as computed elsewhere (by the worker process
+        that parsed the file), rather than compute them again."""
+        object.__setattr__(self, "_content_sha256", content_sha256)
+        object.__setattr__(self, "_content_json", content_json)
+
 
 def normalised_content(
     customer: str | None,
@@ -202,6 +220,11 @@ def normalised_content(
         "scoring": scoring,
         "ranges": {r.kpi_name: r.row() for r in sorted(ranges, key=lambda r: r.kpi_name)},
     }
+
+
+def content_json(content: dict[str, Any]) -> str:
+    """Content as the revision log stores it: compact JSON, keys in their order."""
+    return json.dumps(content, separators=(",", ":"), allow_nan=False)
 
 
 def content_sha256(content: dict[str, Any]) -> str:
