@@ -26,6 +26,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
 )
 from sqlalchemy import update as sa_update
 
@@ -317,6 +318,75 @@ def stored_content_sha256(
     content = normalised_content(slug, name, scoring, ())
     content["ranges"] = ranges
     return content_sha256(content)
+
+
+# PostgreSQL: of the scopes whose files were not parsed (their bytes and the catalog's
+# hashed as recorded), those that cannot be confirmed unchanged: the latest revision is
+# missing or records other hashes, or the stored rows or customer name differ from the
+# revision's content (edited by hand, or rows kept from an earlier file). Numbers are
+# compared as float8: the revision's JSON holds each float's shortest repr, which
+# float8in reads back exactly. Scope 0 stands for the defaults (customer_id NULL).
+_UNCONFIRMED_SCOPES = text(
+    f"""
+WITH cand AS (
+    SELECT * FROM unnest(CAST(:ids AS integer[]), CAST(:shas AS text[]),
+                         CAST(:catalogs AS text[])) AS x(customer_id, sha256, catalog_sha256)
+),
+rev AS (
+    SELECT DISTINCT ON (customer_id) customer_id, sha256, catalog_sha256,
+           content::jsonb AS content
+    FROM range_revisions
+    WHERE customer_id IN (SELECT customer_id FROM cand) OR (:defaults AND customer_id IS NULL)
+    ORDER BY customer_id, revision_id DESC
+),
+want AS (
+    SELECT COALESCE(rev.customer_id, 0) AS scope, r.key AS kpi_name, r.value AS v
+    FROM rev, jsonb_each(rev.content -> 'ranges') AS r
+),
+have AS (
+    SELECT COALESCE(customer_id, 0) AS scope, kpi_name, {", ".join(BOUND_COLUMNS)},
+           weight, playbook
+    FROM kpi_reference_ranges
+    WHERE customer_id IN (SELECT customer_id FROM cand) OR (:defaults AND customer_id IS NULL)
+)
+SELECT COALESCE(w.scope, h.scope) AS scope
+FROM want w FULL JOIN have h ON h.scope = w.scope AND h.kpi_name = w.kpi_name
+WHERE w.kpi_name IS NULL OR h.kpi_name IS NULL
+   OR {" OR ".join(f"(w.v ->> '{c}')::float8 IS DISTINCT FROM h.{c}" for c in BOUND_COLUMNS)}
+   OR (w.v ->> 'weight')::float8 IS DISTINCT FROM COALESCE(h.weight, 1.0)
+   OR (w.v ->> 'playbook') IS DISTINCT FROM h.playbook
+UNION
+SELECT rev.customer_id
+FROM rev JOIN customers c ON c.customer_id = rev.customer_id
+WHERE (rev.content ->> 'name') IS DISTINCT FROM c.name
+UNION
+SELECT COALESCE(x.customer_id, 0)
+FROM cand x LEFT JOIN rev ON COALESCE(rev.customer_id, 0) = COALESCE(x.customer_id, 0)
+WHERE rev.sha256 IS DISTINCT FROM x.sha256
+   OR rev.catalog_sha256 IS DISTINCT FROM x.catalog_sha256
+"""
+)
+
+
+def unconfirmed_scopes(
+    conn: Connection, candidates: Mapping[int | None, tuple[str, str | None]]
+) -> set[int | None]:
+    """PostgreSQL: of the scopes given as {customer id (None: defaults): (file sha256,
+    catalog sha256)}, those that cannot be confirmed unchanged since their latest
+    revision; one statement, and no stored row or revision content reaches Python."""
+    if not candidates:
+        return set()
+    ids = list(candidates)
+    found = conn.execute(
+        _UNCONFIRMED_SCOPES,
+        {
+            "ids": ids,
+            "shas": [candidates[i][0] for i in ids],
+            "catalogs": [candidates[i][1] for i in ids],
+            "defaults": None in candidates,
+        },
+    )
+    return {None if scope == 0 else scope for (scope,) in found}
 
 
 # -- applying a plan -----------------------------------------------------------------

@@ -81,3 +81,87 @@ def test_a_changed_file_alone_is_parsed(kpictl, ranges_dir, parsed) -> None:
     parsed.clear()
     kpictl("seed", "--all")
     assert parsed == ["globex.yaml"]
+
+
+ACME = "(SELECT customer_id FROM customers WHERE slug = 'acme')"
+
+
+@pytest.mark.parametrize(
+    ("edit", "shown"),
+    [
+        (  # the smallest change a float can take
+            f"UPDATE kpi_reference_ranges SET risk_max = risk_max * (1 + 1e-15) "
+            f"WHERE customer_id = {ACME} AND kpi_name = 'error_rate_pct'",
+            "~ error_rate_pct: risk_max:",
+        ),
+        (
+            f"UPDATE kpi_reference_ranges SET healthy_max = NULL "
+            f"WHERE customer_id = {ACME} AND kpi_name = 'error_rate_pct'",
+            "~ error_rate_pct: healthy_max:",
+        ),
+        (
+            f"UPDATE kpi_reference_ranges SET weight = weight + 1 "
+            f"WHERE customer_id = {ACME} AND kpi_name = 'error_rate_pct'",
+            "~ error_rate_pct: weight:",
+        ),
+        (
+            f"UPDATE kpi_reference_ranges SET playbook = 'hand-made' "
+            f"WHERE customer_id = {ACME} AND kpi_name = 'error_rate_pct'",
+            "~ error_rate_pct: playbook:",
+        ),
+        (
+            f"DELETE FROM kpi_reference_ranges "
+            f"WHERE customer_id = {ACME} AND kpi_name = 'error_rate_pct'",
+            "+ error_rate_pct:",
+        ),
+        (
+            f"INSERT INTO kpi_reference_ranges (customer_id, kpi_name, healthy_min, weight, "
+            f"updated_at) VALUES ({ACME}, 'monthly_spend', 1, 1, CURRENT_TIMESTAMP)",
+            "= monthly_spend: kept",
+        ),
+        (
+            "UPDATE customers SET name = 'Acme By Hand' WHERE slug = 'acme'",
+            "~ customer name: 'Acme By Hand' -> 'Acme Corp'",
+        ),
+    ],
+    ids=["tiny-float", "null", "weight", "playbook", "deleted-row", "added-row", "name"],
+)
+def test_every_kind_of_hand_edit_is_caught(kpictl, db_url, parsed, edit, shown) -> None:
+    """On PostgreSQL the unchanged scopes are confirmed in the database (rows against
+    the revision's content), on SQLite by hashing the rows: both catch every edit."""
+    kpictl("seed", "--all")
+    execute(db_url, edit)
+    parsed.clear()
+    result = kpictl("seed", "--all")
+    assert parsed == ["acme.yaml"]  # that scope alone is parsed and planned again
+    assert shown in result.stdout, result.stdout
+    assert "3 scopes unchanged" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "db_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_unconfirmed_scopes_checks_the_recorded_hashes(kpictl, db_url) -> None:
+    """PostgreSQL's in-database confirmation: a scope whose latest revision records
+    other hashes than the files had when first looked at (a seed in between), or that
+    has no revision, is not confirmed; the others are."""
+    from kpictl import store
+
+    kpictl("seed", "--all")
+    kpictl("customers", "add", "initech", "--name", "Initech")
+    engine = create_engine(driver_url(db_url), poolclass=NullPool)
+    with engine.connect() as conn:
+        ids = {slug: c.customer_id for slug, c in store.customers_by_slug(conn).items()}
+        hashes = {
+            (ids[slug] if slug else None): recorded
+            for slug, recorded in store.recorded_file_hashes(conn, None, defaults=True).items()
+        }
+        assert len(hashes) == 4 and store.unconfirmed_scopes(conn, hashes) == set()
+        sha, catalog_sha = hashes[ids["acme"]]
+        changed = {**hashes, ids["acme"]: ("0" * 64, catalog_sha)}
+        assert store.unconfirmed_scopes(conn, changed) == {ids["acme"]}
+        other_catalog = {**hashes, None: (hashes[None][0], "1" * 64)}
+        assert store.unconfirmed_scopes(conn, other_catalog) == {None}
+        no_revision = {**hashes, ids["initech"]: (sha, catalog_sha)}
+        assert store.unconfirmed_scopes(conn, no_revision) == {ids["initech"]}
+    engine.dispose()
