@@ -693,9 +693,17 @@ def startup_steps(work: Path, sizes: Sizes) -> list[Result]:
 
 
 def file_steps(work: Path, sizes: Sizes, dbs: Databases | None) -> list[Result]:
-    ranges = write_ranges(work / "big", sizes.files)
-    size = f"{sizes.files:,} files"
-    repeat = sizes.repeat
+    """validate and seed at a tenth of the size (one run, for the peak-RSS check) and at
+    the size the targets are stated for."""
+    out = []
+    for files, repeat in ((max(1, sizes.files // 10), 1), (sizes.files, sizes.repeat)):
+        out += _file_steps_at(work / f"files-{files}", files, repeat, dbs)
+    return out
+
+
+def _file_steps_at(work: Path, files: int, repeat: int, dbs: Databases | None) -> list[Result]:
+    ranges = write_ranges(work, files)
+    size = f"{files:,} files"
     out = []
     base = median_of(repeat, lambda: timed(python_script(BASELINE_PARSE, str(ranges))))
     run = median_of(repeat, lambda: timed([*KPICTL, "validate", str(ranges)]))
@@ -713,7 +721,7 @@ def file_steps(work: Path, sizes: Sizes, dbs: Databases | None) -> list[Result]:
     if dbs is None:
         return out
 
-    rows = f"{sizes.files:,} customers, {sizes.files * 10:,} rows"
+    rows = f"{files:,} customers, {files * 10:,} rows"
     urls: list[str] = []
 
     def fresh_initialised() -> None:
@@ -1161,7 +1169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(report(results))
         if "files" in steps:
             results += file_steps(work, sizes, dbs)
-            log(report(results[-3:]))
+            log(report(results[-6:]))
         if dbs is None:
             if {"isolation", "score", "import"} & set(steps):
                 log("no PostgreSQL (--pg ''): the isolation, score and import steps are skipped")
