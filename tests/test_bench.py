@@ -62,6 +62,10 @@ def test_quick_benchmark_prints_every_step(
         # every step but start-up runs at two sizes, tenfold apart (the RSS check)
         expected = 1 if name.startswith("kpictl ") else 2
         assert len(rows) == expected, f"{name}: {rows}\n{out}"
+        verdicts = [row.split("|")[7].strip() for row in rows]
+        # judged at the size its target is stated for; the other size is the RSS check's
+        assert verdicts.count("-") == expected - 1, rows
+        assert set(verdicts) - {"-"} <= {"yes", "NO"} and len(set(verdicts) - {"-"}) == 1, rows
         for row in rows:
             assert "killed" not in row and "not run" not in row, row
             assert re.search(r" \d+ MB ", row), row  # measured, and under 200 MB
