@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from kpictl.db.engine import SEED_LOCK_KEY, driver_url
+from kpictl.db.engine import driver_url
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -100,36 +99,16 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     assert "Traceback" in result.stderr
 
 
-def test_a_seed_waiting_for_another_writer_times_out_with_exit_3(kpictl, db_url, db_snapshot):
+def test_a_seed_waiting_for_another_writer_times_out_with_exit_3(
+    kpictl, db_url, db_snapshot, locks
+):
     kpictl("init")
     before = db_snapshot(db_url)
-    engine = create_engine(driver_url(db_url), poolclass=NullPool)
-    holding = threading.Event()
-    release = threading.Event()
-
-    def hold_lock() -> None:
-        with engine.connect() as conn:
-            if conn.dialect.name == "sqlite":
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-            else:
-                conn.begin()
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SEED_LOCK_KEY})
-            holding.set()
-            release.wait(30)
-            conn.rollback()
-
-    holder = threading.Thread(target=hold_lock)
-    holder.start()
-    try:
-        assert holding.wait(10)
+    with locks.holding_write_lock(db_url):
         started = time.monotonic()
         result = kpictl("seed", "--all", "--lock-timeout", "1", expect=3)
         assert time.monotonic() - started < 15
         assert "error: could not obtain the database lock in time" in result.stderr
-    finally:
-        release.set()
-        holder.join()
-        engine.dispose()
     assert db_snapshot(db_url) == before
     kpictl("seed", "--all")  # and once the other writer is gone, it goes through
 

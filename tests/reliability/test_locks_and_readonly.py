@@ -11,15 +11,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
-from kpictl.db.engine import SEED_LOCK_KEY, driver_url
+from kpictl.db.engine import driver_url
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples" / "observations.csv"
@@ -50,55 +48,13 @@ def used_database(kpictl, ranges_dir: Path) -> None:
     )
 
 
-@contextmanager
-def holding_write_lock(db_url: str, *, exclusive: bool = False) -> Iterator[None]:
-    """Another session holds kpictl's write lock (SQLite: BEGIN IMMEDIATE, or BEGIN
-    EXCLUSIVE, which also shuts out readers) until the block ends."""
-    if db_url.startswith("sqlite"):
-        lock = "BEGIN EXCLUSIVE" if exclusive else "BEGIN IMMEDIATE"
-    else:
-        lock = f"SELECT pg_advisory_xact_lock({SEED_LOCK_KEY})"
-    with holding_lock(db_url, lock):
-        yield
-
-
-@contextmanager
-def holding_lock(db_url: str, statement: str) -> Iterator[None]:
-    """Another session runs ``statement`` in a transaction and keeps it open until the
-    block ends, or for 30 s at most: a kpictl that waited for ever would make the test
-    fail on its timing instead of hanging the suite."""
-    engine = create_engine(driver_url(db_url), poolclass=NullPool)
-    holding, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with engine.connect() as conn:
-            if conn.dialect.name == "sqlite":
-                conn.exec_driver_sql(statement)
-            else:
-                conn.begin()
-                conn.exec_driver_sql(statement)
-            holding.set()
-            release.wait(30)
-            conn.rollback()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert holding.wait(10)
-        yield
-    finally:
-        release.set()
-        holder.join()
-        engine.dispose()
-
-
 @pytest.mark.parametrize("name", list(WRITERS))
 def test_waiting_for_another_writer_is_bounded_and_reported(
-    rel, kpictl, ranges_dir, db_url, db_snapshot, name: str
+    locks, rel, kpictl, ranges_dir, db_url, db_snapshot, name: str
 ) -> None:
     used_database(kpictl, ranges_dir)
     before = db_snapshot(db_url)
-    with holding_write_lock(db_url):
+    with locks.holding_write_lock(db_url):
         started = time.monotonic()
         result = kpictl(*writer(name, "1.5"), expect=None)
         waited = time.monotonic() - started
@@ -112,12 +68,12 @@ def test_waiting_for_another_writer_is_bounded_and_reported(
 
 
 def test_lock_timeout_zero_fails_at_once_instead_of_waiting(
-    rel, kpictl, ranges_dir, db_url, db_snapshot
+    locks, rel, kpictl, ranges_dir, db_url, db_snapshot
 ) -> None:
     """PostgreSQL reads lock_timeout = 0 as "wait for ever": kpictl must not."""
     used_database(kpictl, ranges_dir)
     before = db_snapshot(db_url)
-    with holding_write_lock(db_url):
+    with locks.holding_write_lock(db_url):
         started = time.monotonic()
         result = kpictl("seed", "--all", "--lock-timeout", "0", expect=None)
         assert time.monotonic() - started < 5
@@ -135,12 +91,12 @@ def test_an_enormous_lock_timeout_is_accepted(kpictl, ranges_dir, value: str) ->
 @SQLITE_ONLY
 @pytest.mark.parametrize("name", list(WRITERS))
 def test_sqlite_locked_exclusively_by_another_connection(
-    rel, kpictl, ranges_dir, db_url, db_snapshot, name: str
+    locks, rel, kpictl, ranges_dir, db_url, db_snapshot, name: str
 ) -> None:
     """BEGIN EXCLUSIVE elsewhere shuts out even kpictl's first read."""
     used_database(kpictl, ranges_dir)
     before = db_snapshot(db_url)
-    with holding_write_lock(db_url, exclusive=True):
+    with locks.holding_write_lock(db_url, exclusive=True):
         result = kpictl(*writer(name, "1"), expect=None)
     line = rel.assert_one_clean_error(result, 3)
     assert line.startswith("error: could not obtain the database lock in time"), line
@@ -260,14 +216,14 @@ PG_ONLY = pytest.mark.parametrize(
 
 @PG_ONLY
 def test_waiting_to_migrate_a_fresh_database_is_bounded(
-    rel, kpictl, db_url, db_snapshot, monkeypatch
+    locks, rel, kpictl, db_url, db_snapshot, monkeypatch
 ) -> None:
     """Another process holding the migration lock (or a migration stuck behind a table
     lock) makes kpictl give up after the lock timeout, not wait for ever."""
     from kpictl.db import engine as db
 
     monkeypatch.setattr(db, "DEFAULT_LOCK_TIMEOUT", 1.0)
-    with holding_lock(db_url, f"SELECT pg_advisory_lock({db.MIGRATE_LOCK_KEY})"):
+    with locks.holding_lock(db_url, f"SELECT pg_advisory_lock({db.MIGRATE_LOCK_KEY})"):
         started = time.monotonic()
         result = kpictl("list", expect=None)
         assert time.monotonic() - started < 10
