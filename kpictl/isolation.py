@@ -1115,20 +1115,27 @@ def _probe(conn: Connection, ids: list[int] | None, *, every_customer: bool) -> 
 def _probe_violations(row: Any) -> list[Violation]:
     """What one probe saw wrong on one table: foreign rows, missing own rows or defaults."""
     who = f"customer {row.probe_slug}" if row.probe_id is not None else "no customer"
+
+    def seen(what: str, **details: Any) -> Violation:
+        return Violation(
+            f"under {TENANT_ROLE} as {who}, {what}",
+            table=row.table_name,
+            customer=row.probe_slug,
+            customer_id=row.probe_id,
+            **details,
+        )
+
     violations = []
     if row.foreign_rows:
         owners = ", ".join(str(o) for o in row.foreign_owners or [])
         kpis = list(row.foreign_kpis or [])
         sample = " (first ones)" if row.foreign_rows > len(row.foreign_ids or []) else ""
         violations.append(
-            Violation(
-                f"under {TENANT_ROLE} as {who}, SELECT * FROM {row.table_name} returns "
-                f"{row.foreign_rows} rows of other customers (customer_id {owners}"
+            seen(
+                f"SELECT * FROM {row.table_name} returns {row.foreign_rows} rows of other "
+                f"customers (customer_id {owners}"
                 + (f"; KPIs {', '.join(kpis)}" if kpis else "")
                 + f"; {_PK[row.table_name]} {_ids(row.foreign_ids or [])}{sample})",
-                table=row.table_name,
-                customer=row.probe_slug,
-                customer_id=row.probe_id,
                 kpi_name=kpis[0] if len(kpis) == 1 else None,
                 row_ids=tuple(row.foreign_ids or ()),
             )
@@ -1137,22 +1144,13 @@ def _probe_violations(row: Any) -> list[Violation]:
     # back to defaults or see nothing
     if row.own != row.expected_own:
         violations.append(
-            Violation(
-                f"under {TENANT_ROLE} as {who}, {row.table_name} shows {row.own} of the "
-                f"customer's {row.expected_own} rows",
-                table=row.table_name,
-                customer=row.probe_slug,
-                customer_id=row.probe_id,
-            )
+            seen(f"{row.table_name} shows {row.own} of the customer's {row.expected_own} rows")
         )
     if row.defaults != row.expected_defaults:
         violations.append(
-            Violation(
-                f"under {TENANT_ROLE} as {who}, {row.table_name} shows {row.defaults} of "
-                f"the {row.expected_defaults} system defaults",
-                table=row.table_name,
-                customer=row.probe_slug,
-                customer_id=row.probe_id,
+            seen(
+                f"{row.table_name} shows {row.defaults} of the {row.expected_defaults} "
+                "system defaults"
             )
         )
     return violations

@@ -96,6 +96,23 @@ def sqlite_rebuild(db_url: str, table: str, edit: Callable[[str], str]) -> None:
         con.close()
 
 
+def drop_uq_customer_kpi_name(db_url: str) -> None:
+    """Drop the (customer_id, kpi_name) unique constraint, so a pair can be stored twice."""
+    if is_pg(db_url):
+        with raw(db_url) as conn:
+            conn.execute(
+                text("ALTER TABLE kpi_reference_ranges DROP CONSTRAINT uq_customer_kpi_name")
+            )
+    else:
+        sqlite_rebuild(
+            db_url,
+            "kpi_reference_ranges",
+            lambda sql: sql.replace(
+                "CONSTRAINT uq_customer_kpi_name UNIQUE (customer_id, kpi_name), ", ""
+            ),
+        )
+
+
 def report(settings: Settings, **kwargs) -> isolation.IsolationReport:
     return isolation.verify_isolation(settings, **kwargs)
 
@@ -183,6 +200,7 @@ class Kit:
     range_id = staticmethod(range_id)
     insert_range = staticmethod(insert_range)
     sqlite_rebuild = staticmethod(sqlite_rebuild)
+    drop_uq_customer_kpi_name = staticmethod(drop_uq_customer_kpi_name)
     report = staticmethod(report)
     failed = staticmethod(failed)
     messages = staticmethod(messages)

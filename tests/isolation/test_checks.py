@@ -58,22 +58,6 @@ def test_an_empty_database_passes(db_url, kit) -> None:
 # -- unique_customer_kpi -------------------------------------------------------------
 
 
-def drop_uq_customer_kpi_name(kit, db_url: str) -> None:
-    if kit.is_pg(db_url):
-        with kit.raw(db_url) as conn:
-            conn.execute(
-                text("ALTER TABLE kpi_reference_ranges DROP CONSTRAINT uq_customer_kpi_name")
-            )
-    else:
-        kit.sqlite_rebuild(
-            db_url,
-            "kpi_reference_ranges",
-            lambda sql: sql.replace(
-                "CONSTRAINT uq_customer_kpi_name UNIQUE (customer_id, kpi_name), ", ""
-            ),
-        )
-
-
 def test_a_duplicate_customer_kpi_pair(seeded, kit) -> None:
     url = seeded.database_url
     acme = kit.customer_ids(url)["acme"]
@@ -81,7 +65,7 @@ def test_a_duplicate_customer_kpi_pair(seeded, kit) -> None:
         kit.insert_range(conn, acme, "daily_invocations")
     assert kit.report(seeded).ok
 
-    drop_uq_customer_kpi_name(kit, url)
+    kit.drop_uq_customer_kpi_name(url)
     first = kit.range_id(url, "acme", "error_rate_pct")
     with kit.raw(url) as conn:
         second = kit.insert_range(conn, acme, "error_rate_pct")
@@ -122,7 +106,7 @@ def test_the_database_refuses_a_second_default_for_a_kpi(seeded, kit, db_snapsho
 def test_a_duplicate_default_once_its_guard_is_dropped(seeded, kit) -> None:
     url = seeded.database_url
     if kit.is_pg(url):
-        drop_uq_customer_kpi_name(kit, url)  # NULLS NOT DISTINCT lives on it
+        kit.drop_uq_customer_kpi_name(url)  # NULLS NOT DISTINCT lives on it
     else:
         with kit.raw(url) as conn:
             conn.execute(text("DROP INDEX uq_default_kpi_name"))
@@ -294,7 +278,7 @@ SCHEMA_FAULTS = {
     ),
     "dropped uq_customer_kpi_name": (
         None,
-        drop_uq_customer_kpi_name,
+        lambda kit, url: kit.drop_uq_customer_kpi_name(url),
         "unique constraint uq_customer_kpi_name on kpi_reference_ranges is missing",
     ),
     "dropped uq_observation": (

@@ -139,19 +139,7 @@ def test_help_shows_an_example(kpictl) -> None:
 
 
 def drop_constraint_and_duplicate(kit, db_url: str, slug: str, kpi: str) -> None:
-    if db_url.startswith("postgresql"):
-        with kit.raw(db_url) as conn:
-            conn.execute(
-                text("ALTER TABLE kpi_reference_ranges DROP CONSTRAINT uq_customer_kpi_name")
-            )
-    else:
-        kit.sqlite_rebuild(
-            db_url,
-            "kpi_reference_ranges",
-            lambda sql: sql.replace(
-                "CONSTRAINT uq_customer_kpi_name UNIQUE (customer_id, kpi_name), ", ""
-            ),
-        )
+    kit.drop_uq_customer_kpi_name(db_url)
     with kit.raw(db_url) as conn:
         kit.insert_range(conn, kit.customer_ids(db_url)[slug], kpi)
 

@@ -115,19 +115,7 @@ def test_probes_that_went_wrong_are_named_up_to_a_bound(seeded, kit) -> None:
 def test_a_pair_three_times_names_every_row(seeded, kit) -> None:
     url = seeded.database_url
     acme = kit.customer_ids(url)["acme"]
-    if kit.is_pg(url):
-        with kit.raw(url) as conn:
-            conn.execute(
-                text("ALTER TABLE kpi_reference_ranges DROP CONSTRAINT uq_customer_kpi_name")
-            )
-    else:
-        kit.sqlite_rebuild(
-            url,
-            "kpi_reference_ranges",
-            lambda sql: sql.replace(
-                "CONSTRAINT uq_customer_kpi_name UNIQUE (customer_id, kpi_name), ", ""
-            ),
-        )
+    kit.drop_uq_customer_kpi_name(url)
     first = kit.range_id(url, "acme", "error_rate_pct")
     with kit.raw(url) as conn:
         second = kit.insert_range(conn, acme, "error_rate_pct")
