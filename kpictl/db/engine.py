@@ -332,6 +332,11 @@ def _lock_not_obtained(seconds: float) -> LockTimeout:
 
 @contextmanager
 def read_transaction(engine: Engine) -> Iterator[Connection]:
-    """One read transaction: a consistent snapshot for multi-query reads."""
-    with engine.connect() as conn, conn.begin():
-        yield conn
+    """One read transaction: a consistent snapshot for multi-query reads (PostgreSQL:
+    REPEATABLE READ, since its default READ COMMITTED takes a snapshot per statement;
+    a SQLite transaction reads one state of the file already)."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            yield conn
