@@ -357,9 +357,11 @@ def import_csv(
     staging = _staging_table()
     staging.create(conn)
     if conn.dialect.name == "postgresql":
-        _copy_rows(conn, staging.name, _copy_chunks(reader, customer_ids, total_bytes, on_progress))
+        batches = _batches(reader, COPY_CHUNK, total_bytes, on_progress)
+        _copy_rows(conn, staging.name, _copy_text(batches, customer_ids))
     else:
-        _insert_rows(conn, staging, reader, customer_ids, total_bytes, on_progress)
+        batches = _batches(reader, BATCH_SIZE, total_bytes, on_progress)
+        _insert_rows(conn, staging, batches, customer_ids)
     if reader.problem_count:
         raise reader.failure()
     if conn.dialect.name == "postgresql":
@@ -369,74 +371,73 @@ def import_csv(
     return result
 
 
-def _insert_rows(
-    conn: Connection,
-    staging: Table,
+def _batches(
     reader: CsvReader,
-    customer_ids: Mapping[str, int],
+    size: int,
     total_bytes: int | None,
     on_progress: ProgressCallback | None,
-) -> None:
-    """SQLite: executemany INSERTs of BATCH_SIZE rows. After the first bad line nothing
-    more is written (the file is still read to the end, to count its problems)."""
-    batch: list[dict[str, Any]] = []
+) -> Iterator[list[tuple[int, CsvRow]]]:
+    """The valid rows with their ordinal in the file, ``size`` at a time. After the first
+    bad line no more is yielded (the file is still read to the end, to count its
+    problems), so nothing more is written."""
+    batch: list[tuple[int, CsvRow]] = []
     for ordinal, row in enumerate(reader):
         if reader.problem_count:
             batch.clear()
             continue
-        batch.append(
-            {
-                "ordinal": ordinal,
-                "customer_id": customer_ids[row.customer],  # type: ignore[index]
-                "kpi_name": row.kpi_name,
-                "observed_at": row.observed_at,
-                "value": row.value,
-            }
-        )
-        if len(batch) >= BATCH_SIZE:
-            conn.execute(insert(staging), batch)
-            batch.clear()
+        batch.append((ordinal, row))
+        if len(batch) >= size:
+            yield batch
+            batch = []
             if on_progress is not None:
                 on_progress(reader.bytes_read, total_bytes)
     if batch and not reader.problem_count:
-        conn.execute(insert(staging), batch)
+        yield batch
     if on_progress is not None:
         on_progress(reader.bytes_read, total_bytes)
 
 
-def _copy_chunks(
-    reader: CsvReader,
-    customer_ids: Mapping[str, int],
-    total_bytes: int | None,
-    on_progress: ProgressCallback | None,
-) -> Iterator[str]:
-    """PostgreSQL: the rows as COPY text, COPY_CHUNK lines at a time. After the first bad
-    line nothing more is sent (the file is still read to the end, to count its problems)."""
-    iso: dict[datetime, str] = {}  # the few distinct times, formatted once
-    lines: list[str] = []
-    for ordinal, row in enumerate(reader):
-        if reader.problem_count:
-            lines.clear()
-            continue
-        at = row.observed_at
-        stamp = iso.get(at)  # type: ignore[arg-type]
-        if stamp is None:
-            if len(iso) >= _TIME_CACHE_SIZE:
-                iso.clear()
-            stamp = iso[at] = at.isoformat()  # type: ignore[union-attr,index]
-        # KPI names are catalog names ([a-z0-9_]) and times ISO 8601: nothing to escape
-        lines.append(
-            f"{ordinal}\t{customer_ids[row.customer]}\t{row.kpi_name}\t{stamp}\t{row.value!r}\n"  # type: ignore[index]
+def _insert_rows(
+    conn: Connection,
+    staging: Table,
+    batches: Iterator[list[tuple[int, CsvRow]]],
+    ids: Mapping[str, int],
+) -> None:
+    """SQLite: an executemany INSERT per batch."""
+    for batch in batches:
+        conn.execute(
+            insert(staging),
+            [
+                {
+                    "ordinal": ordinal,
+                    "customer_id": ids[row.customer],  # type: ignore[index]
+                    "kpi_name": row.kpi_name,
+                    "observed_at": row.observed_at,
+                    "value": row.value,
+                }
+                for ordinal, row in batch
+            ],
         )
-        if len(lines) >= COPY_CHUNK:
-            yield "".join(lines)
-            lines.clear()
-            if on_progress is not None:
-                on_progress(reader.bytes_read, total_bytes)
-    if lines and not reader.problem_count:
+
+
+def _copy_text(
+    batches: Iterator[list[tuple[int, CsvRow]]], ids: Mapping[str, int]
+) -> Iterator[str]:
+    """PostgreSQL: each batch as COPY text. KPI names are catalog names ([a-z0-9_]) and
+    times ISO 8601: nothing to escape."""
+    iso: dict[datetime, str] = {}  # the few distinct times, formatted once
+    for batch in batches:
+        lines = []
+        for ordinal, row in batch:
+            at = row.observed_at
+            stamp = iso.get(at)  # type: ignore[arg-type]
+            if stamp is None:
+                if len(iso) >= _TIME_CACHE_SIZE:
+                    iso.clear()
+                stamp = iso[at] = at.isoformat()  # type: ignore[union-attr,index]
+            customer_id = ids[row.customer]  # type: ignore[index]
+            lines.append(f"{ordinal}\t{customer_id}\t{row.kpi_name}\t{stamp}\t{row.value!r}\n")
         yield "".join(lines)
-    if on_progress is not None:
-        on_progress(reader.bytes_read, total_bytes)
 
 
 class _ChunkFile:
@@ -448,9 +449,6 @@ class _ChunkFile:
 
     def read(self, _size: int = -1) -> str:
         return next(self._chunks, "")
-
-    def readline(self, _size: int = -1) -> str:
-        return self.read()
 
 
 def _copy_rows(conn: Connection, table: str, chunks: Iterator[str]) -> None:

@@ -234,9 +234,6 @@ def _copy_watching_cursor(fault: Fault) -> type:
                     fault.copy_read(connection)
                     return file.read(n)
 
-                def readline(self, n: int = -1) -> Any:
-                    return self.read(n)
-
             return super().copy_expert(sql, Watched(), size)
 
     return CopyWatchingCursor
