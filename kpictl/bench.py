@@ -94,7 +94,7 @@ FULL = Sizes(
     timeout_floor=120.0,
 )
 QUICK = Sizes(
-    files=300,
+    files=150,
     repeat=3,
     customers=2_000,
     import_rows=60_000,
@@ -707,10 +707,10 @@ def startup_steps(work: Path, sizes: Sizes) -> list[Result]:
 
 
 def file_steps(work: Path, sizes: Sizes, dbs: Databases | None) -> list[Result]:
-    """validate and seed at a tenth of the size (one run, for the peak-RSS check) and at
-    the size the targets are stated for."""
+    """validate and seed at the size the targets are stated for and, like the database
+    steps, at a tenfold different one (one run, for the peak-RSS check)."""
     out = []
-    for files, repeat in ((max(1, sizes.files // 10), 1), (sizes.files, sizes.repeat)):
+    for files, repeat in _scaled(sizes, sizes.files, sizes.repeat):
         out += _file_steps_at(work / f"files-{files}", files, repeat, dbs)
     return at_target_size(out, sizes.files)
 
@@ -803,13 +803,11 @@ class Budget:
         return max(self.floor, self.factor * allowed)
 
 
-def _scaled(sizes: Sizes, base: int) -> list[tuple[int, int]]:
-    """(N, runs per measurement) for each scale: ``sizes.db_repeat`` runs at the scale 1
-    (the size the targets are stated for), one run at the others."""
-    return [
-        (max(1, round(base * scale)), sizes.db_repeat if scale == 1 else 1)
-        for scale in sizes.scales
-    ]
+def _scaled(sizes: Sizes, base: int, repeat: int | None = None) -> list[tuple[int, int]]:
+    """(N, runs per measurement) for each scale: ``repeat`` (default ``sizes.db_repeat``)
+    runs at the scale 1 (the size the targets are stated for), one run at the others."""
+    runs = sizes.db_repeat if repeat is None else repeat
+    return [(max(1, round(base * scale)), runs if scale == 1 else 1) for scale in sizes.scales]
 
 
 def _measure_kpictl(
