@@ -39,6 +39,14 @@ class Settings:
         url = f"{split[0]}***{split[2]}" if split else self.database_url
         return mask_url(url)
 
+    def mask(self, text: str) -> str:
+        """``text`` with every URL password in it, and this URL's password wherever it
+        appears, replaced by ***: for anything printed."""
+        text = mask_url(text)
+        for secret in self.secrets():
+            text = text.replace(secret, "***")
+        return text
+
     def secrets(self) -> list[str]:
         """Strings that must never be printed: the URL's password, as written and decoded."""
         found = []

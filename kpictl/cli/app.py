@@ -64,9 +64,7 @@ MAX_MESSAGE = 2000
 
 def _mask(ctx: click.Context, text: str) -> str:
     obj = ctx.find_object(AppContext)
-    text = mask_url(text)
-    for secret in obj.settings.secrets() if obj else []:
-        text = text.replace(secret, "***")
+    text = obj.settings.mask(text) if obj else mask_url(text)
     if len(text) > MAX_MESSAGE:
         text = f"{text[:MAX_MESSAGE]}... (cut short: {len(text):,} characters in all)"
     return text

@@ -20,7 +20,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import NullPool
 
 from kpictl.errors import DatabaseError, DatabaseUnavailable, KpictlError, LockTimeout, SchemaTooNew
-from kpictl.settings import DEFAULT_LOCK_TIMEOUT, Settings, mask_url, password_of
+from kpictl.settings import DEFAULT_LOCK_TIMEOUT, Settings, password_of
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -80,7 +80,7 @@ def make_engine(settings: Settings, *, lock_timeout: float = DEFAULT_LOCK_TIMEOU
             engine = create_engine(parsed, poolclass=NullPool)
     except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError, ImportError, ValueError) as exc:
         raise DatabaseUnavailable(
-            f"cannot use database URL {settings.safe_url}: {_masked(str(exc), settings)}",
+            f"cannot use database URL {settings.safe_url}: {settings.mask(str(exc))}",
             hint="use a SQLAlchemy URL such as sqlite:///kpictl.db or postgresql://user@host/db",
         ) from exc
     return engine
@@ -143,13 +143,6 @@ def _driver_error(exc: Exception) -> sa_exc.SQLAlchemyError | None:
     return None
 
 
-def _masked(text: str, settings: Settings) -> str:
-    text = mask_url(text)
-    for secret in settings.secrets():
-        text = text.replace(secret, "***")
-    return text
-
-
 _CONNECTION_LOST = (
     "server closed the connection",
     "terminating connection",
@@ -164,7 +157,7 @@ _CONNECTION_LOST = (
 def database_error(exc: sa_exc.SQLAlchemyError, settings: Settings) -> DatabaseError:
     orig = getattr(exc, "orig", None)
     detail = str(orig if orig is not None else exc).strip().splitlines()
-    message = _masked(detail[0] if detail else type(exc).__name__, settings)
+    message = settings.mask(detail[0] if detail else type(exc).__name__)
     pgcode = getattr(orig, "pgcode", None)
     lowered = message.lower()
     if pgcode == "55P03" or "database is locked" in lowered or "lock timeout" in lowered:
@@ -336,7 +329,7 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
     REPEATABLE READ, since its default READ COMMITTED takes a snapshot per statement;
     a SQLite transaction reads one state of the file already)."""
     with engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
+        if is_postgresql(conn):
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
             yield conn
