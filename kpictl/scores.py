@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, Generic, TypeVar
 
-from sqlalchemy import Connection, and_, case, func, insert, literal_column, or_, select
+from sqlalchemy import Connection, and_, case, func, literal_column, or_, select
 from sqlalchemy.types import NullType
 
 from kpictl import api, scoring, store
@@ -375,7 +375,8 @@ SAVE_BATCH = 10_000
 
 
 def _save(conn: Connection, board: scoring.Scoreboard, at: datetime) -> int:
-    """The scores into health_scores, a batch at a time (memory stays flat)."""
+    """The scores into health_scores, a batch at a time (memory stays flat), each in one
+    bulk operation (:func:`store.bulk_insert`: COPY on PostgreSQL)."""
     saved = 0
     rows = (
         {
@@ -388,7 +389,7 @@ def _save(conn: Connection, board: scoring.Scoreboard, at: datetime) -> int:
         for customer_id, s in board.scored()
     )
     while batch := list(itertools.islice(rows, SAVE_BATCH)):
-        conn.execute(insert(health_scores), batch)
+        store.bulk_insert(conn, health_scores, batch)
         saved += len(batch)
     return saved
 
@@ -572,9 +573,9 @@ def _inputs_merged(conn: Connection, at: datetime) -> Generator[CustomerInputs, 
             streams.enter_context(obs.latest_values_all(conn, at)),
             lambda rows: {row[1]: row[2] for row in rows},
         )
-        models: _Groups[list[Any]] = _Groups(
+        models: _Groups[Any] = _Groups(  # one row a customer: its newest revision's
             streams.enter_context(_stream(conn, _latest_scoring_query(None, defaults=False))),
-            lambda rows: [row[1] for row in rows],
+            lambda rows: next(rows)[1],
         )
         customer_rows = streams.enter_context(
             _stream(
@@ -583,13 +584,12 @@ def _inputs_merged(conn: Connection, at: datetime) -> Generator[CustomerInputs, 
             )
         )
         for customer_id, slug in customer_rows:
-            own_model = models.take(customer_id)
             yield (
                 customer_id,
                 slug,
                 values.take(customer_id) or {},
                 own_ranges.take(customer_id) or [],
-                own_model[0] if own_model else None,
+                models.take(customer_id),
             )
 
 
@@ -606,18 +606,20 @@ class _Scorer:
         self.compiled = {k: scoring.compile_range(r) for k, r in base.items()}
         self.health = self.compiled.pop(scoring.HEALTH_SCORE, None)
         self.default_model = default_model
-        self._default: tuple[Scoring, dict[str, float]] | KpictlError | None = None
+        # the model of every customer without its own, resolved once (or why it cannot be)
+        self._default: tuple[Scoring, dict[str, float]] | KpictlError
+        try:
+            self._default = self._resolved(None)
+        except KpictlError as exc:
+            self._default = exc
+
+    def _resolved(self, own_model: Any) -> tuple[Scoring, dict[str, float]]:
+        model = _model(own_model, self.default_model)
+        return model, scoring.points_of(model)
 
     def _model(self, own_model: Any) -> tuple[Scoring, dict[str, float]]:
         if own_model:
-            model = _model(own_model, self.default_model)
-            return model, scoring.points_of(model)
-        if self._default is None:
-            try:
-                model = _model(None, self.default_model)
-                self._default = (model, scoring.points_of(model))
-            except KpictlError as exc:
-                self._default = exc
+            return self._resolved(own_model)
         if isinstance(self._default, KpictlError):
             raise self._default
         return self._default

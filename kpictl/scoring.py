@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -603,7 +603,6 @@ class Scoreboard:
         self._statuses = _Labels()
         self._reasons: dict[int, str | None] = {}  # of the customers without a score
         self._by_score: dict[float, array[int]] = {}
-        self._unscored = array("I")
 
     def add(self, customer_id: int, summary: Summary) -> None:
         i = len(self._ids)
@@ -616,7 +615,6 @@ class Scoreboard:
         if summary.score is None:
             self._scores.append(0.0)
             self._reasons[i] = summary.reason
-            self._unscored.append(i)
             return
         self._scores.append(summary.score)
         same = self._by_score.get(summary.score)
@@ -632,11 +630,11 @@ class Scoreboard:
         """Worst first."""
         for score in sorted(self._by_score):
             yield from self._in_customer_order(self._by_score[score])
-        yield from self._in_customer_order(self._unscored)
+        yield from self._in_customer_order(self._reasons)
 
     def unscored(self) -> list[Summary]:
         """The customers that could not be scored, by customer."""
-        return list(self._in_customer_order(self._unscored))
+        return list(self._in_customer_order(self._reasons))
 
     def under(self, threshold: float) -> list[Summary]:
         """The customers scoring under ``threshold``, worst first."""
@@ -656,7 +654,7 @@ class Scoreboard:
     def _slug_bytes(self, i: int) -> bytearray:
         return self._slugs[self._slug_ends[i - 1] if i else 0 : self._slug_ends[i]]
 
-    def _in_customer_order(self, indexes: array[int]) -> Iterator[Summary]:
+    def _in_customer_order(self, indexes: Collection[int]) -> Iterator[Summary]:
         order = indexes if len(indexes) < 2 else sorted(indexes, key=self._slug_bytes)
         for i in order:
             yield self._summary(i)
