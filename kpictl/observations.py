@@ -281,8 +281,9 @@ class CsvReader:
             return None
         return CsvRow(line, customer, kpi, value, observed_at)
 
-    def failure(self) -> InvalidInput:
-        """The problems as one error line: the first few, then how many more."""
+    def failure(self, *, writes: bool = True) -> InvalidInput:
+        """The problems as one error line: the first few, then how many more; with
+        ``writes`` (an import), that nothing was written."""
         shown = "; ".join(str(p) for p in self.problems)
         more = self.problem_count - len(self.problems)
         if more > 0:
@@ -297,7 +298,7 @@ class CsvReader:
                 f"the header is {','.join(self.required)}; values are finite numbers, "
                 "times ISO 8601 (UTC without a zone)"
             )
-        return InvalidInput(f"{shown}; nothing was written", hint=hint)
+        return InvalidInput(f"{shown}; nothing was written" if writes else shown, hint=hint)
 
 
 # -- importing -----------------------------------------------------------------------

@@ -180,8 +180,7 @@ def _values_from_csv(
         if held is None or (held.observed_at or at) <= (row.observed_at or at):
             best[row.kpi_name] = row
     if reader.problem_count:
-        failure = reader.failure()  # "nothing was written" is for imports, not for --values
-        raise InvalidInput(f"--values {failure.message.removesuffix('; nothing was written')}")
+        raise InvalidInput(f"--values {reader.failure(writes=False).message}")
     return {
         k: scoring.InputValue(r.value, "values", r.observed_at) for k, r in sorted(best.items())
     }

@@ -152,6 +152,24 @@ def test_observations_import_broken_while_copy_streams_changes_nothing(
     kpictl("observations", "import", str(source))
 
 
+@PG_ONLY
+def test_score_all_save_broken_at_its_copy_changes_nothing(
+    rel, kpictl, db_url, db_snapshot
+) -> None:
+    """On PostgreSQL the saved scores go in with COPY on the raw cursor, which the
+    statement hooks of break_everywhere do not see: break the connection there."""
+    prepared(kpictl)
+    before = db_snapshot(db_url)
+    args = ("score", "--all", "--save", "--at", "2026-11-29")
+    with rel.injected(db_url, at_copy=1) as fault:
+        result = kpictl(*args, expect=None)
+    assert fault.fired is not None and fault.fired.lstrip().upper().startswith("COPY")
+    line = rel.assert_one_clean_error(result, 3)
+    assert line.startswith("error: lost the connection to postgresql://"), line
+    assert db_snapshot(db_url) == before
+    kpictl(*args)
+
+
 def test_score_all_save_broken_at_every_statement_changes_nothing(
     rel, kpictl, db_url, db_snapshot
 ) -> None:
