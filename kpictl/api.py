@@ -8,8 +8,6 @@ Nothing here prints.
 from __future__ import annotations
 
 import hashlib
-import os
-import stat
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -29,7 +27,7 @@ from kpictl.errors import (
 )
 from kpictl.plan import Plan, PlanTotals, plan_scope
 from kpictl.rangefiles import load_catalog, load_into, load_range_file, range_file_paths
-from kpictl.rangefiles.loader import load_chunks, load_many
+from kpictl.rangefiles.loader import load_chunks, load_many, read_bytes
 from kpictl.rangefiles.model import Catalog, KpiRange, Problem, RangeFile, RangeSet
 from kpictl.rangefiles.rules import SLUG_RE, control_character
 from kpictl.rangefiles.yamlstrict import MAX_BYTES
@@ -117,7 +115,7 @@ def build_plan(
     force: bool = False,
     unchanged: Mapping[str | None, tuple[str, str | None]] | None = None,
 ) -> tuple[Plan, list[str | None]]:
-    """Compare files with the database: four queries, whatever the number of files.
+    """Compare files with the database: a few queries, whatever the number of files.
 
     ``unchanged`` names scopes whose files were not parsed because their (sha256,
     catalog sha256) matched the recorded revision when last looked. They are
@@ -134,31 +132,17 @@ def build_plan(
     ]
     if any(f.kind == "defaults" for f in files):
         file_ids.append(None)
-    # the scopes not parsed, by customer id (None: defaults), when the customer exists
-    candidates = {
-        (known[s].customer_id if s is not None else None): hashes
-        for s, hashes in unchanged.items()
+    # the scopes not parsed, as customer ids (None: defaults), when the customer exists
+    candidate_ids = {
+        s: (known[s].customer_id if s is not None else None)
+        for s in unchanged
         if s is None or s in known
     }
-    if conn.dialect.name == "postgresql":
-        # confirmed in the database: their rows and revisions never come here
-        unconfirmed = store.unconfirmed_scopes(conn, candidates)
-        stored = store.stored_ranges(conn, file_ids)
-        recorded = store.latest_revisions(conn, file_ids)
-    else:
-        stored = store.stored_ranges(conn, [*file_ids, *candidates])
-        recorded = store.latest_revisions(conn, [*file_ids, *candidates])
-        names = {c.customer_id: (slug, c.name) for slug, c in known.items()}
-
-        def unedited(cid: int | None, sha: str, catalog_sha: str | None) -> bool:
-            rec = recorded.get(cid)
-            if rec is None or (rec.sha256, rec.catalog_sha256) != (sha, catalog_sha):
-                return False
-            slug, name = names.get(cid, (None, None)) if cid is not None else (None, None)
-            stored_sha = store.stored_content_sha256(slug, name, rec.scoring, stored[cid])
-            return rec.content_sha256 == stored_sha
-
-        unconfirmed = {cid for cid, hashes in candidates.items() if not unedited(cid, *hashes)}
+    unconfirmed = store.unconfirmed_scopes(
+        conn, {cid: unchanged[s] for s, cid in candidate_ids.items()}
+    )
+    stored = store.stored_ranges(conn, file_ids)
+    recorded = store.latest_revisions(conn, file_ids)
     scopes = []
     for file in files:
         if file.customer is None:
@@ -180,12 +164,7 @@ def build_plan(
                 force=force,
             )
         )
-    stale = [
-        scope
-        for scope in unchanged
-        if (scope is not None and scope not in known)
-        or (known[scope].customer_id if scope is not None else None) in unconfirmed
-    ]
+    stale = [s for s in unchanged if s not in candidate_ids or candidate_ids[s] in unconfirmed]
     confirmed = len(unchanged) - len(stale)
     return Plan(scopes, unchanged=confirmed), stale
 
@@ -369,22 +348,11 @@ class _Seeding:
 
 def _file_sha256(path: Path) -> str | None:
     """The file's sha256; None when it is no readable regular file of at most 1 MiB, which
-    leaves reporting the problem to the loader (a device or FIFO is never read here).
-    Plain system calls: a seed of 10,000 unchanged files spends its time here."""
+    leaves reporting the problem to the loader."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not block the open
+        data = read_bytes(path)
     except OSError:
         return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        data = os.read(fd, MAX_BYTES + 1)
-        while data and len(data) <= MAX_BYTES and (more := os.read(fd, MAX_BYTES + 1 - len(data))):
-            data += more
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
     return None if len(data) > MAX_BYTES else hashlib.sha256(data).hexdigest()
 
 

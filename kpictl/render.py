@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from kpictl.drift import Comparison, DriftReport, Revision
     from kpictl.observations import Observation
-    from kpictl.plan import Plan
+    from kpictl.plan import Plan, PlanTotals
     from kpictl.rangefiles.model import Band, Problem
     from kpictl.scoring import Scoreboard, ScoreCard
     from kpictl.scoring import Summary as ScoreSummary
@@ -288,8 +288,9 @@ class PlanPrinter:
     def __init__(self, renderer: Renderer) -> None:
         import tempfile
 
+        self.renderer = renderer
         self.colour = not renderer.no_color and sys.stdout.isatty()
-        self.unchanged = self.adds = self.changes = self.removes = 0
+        self.hidden = 0  # scopes planned with nothing to show: they count as unchanged
         # open across add() calls; finish() closes it, and a failed seed drops it
         self._spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115
             max_size=1 << 20, mode="w+", encoding="utf-8"
@@ -297,30 +298,23 @@ class PlanPrinter:
 
     def add(self, plan: Plan) -> None:
         """The plan of some scopes, in the order they are to be shown."""
-        self.unchanged += plan.unchanged
-        self.adds += plan.count("add")
-        self.changes += plan.count("change")
-        self.removes += plan.count("remove")
         write, colour = self._spool.write, self.colour
         for scope in plan.scopes:
             if not _scope_shown(scope):
-                self.unchanged += 1
+                self.hidden += 1
                 continue
             for style, text in _scope_lines(scope):
                 write(f"{ANSI[style]}{text}\x1b[0m\n" if colour and style else text + "\n")
 
-    def finish(self) -> None:
-        """Print the plan: every scope's lines, then the summary."""
+    def finish(self, totals: PlanTotals) -> None:
+        """Print the plan: every scope's lines, then the summary of ``totals``."""
         import shutil
 
         self._spool.seek(0)
         shutil.copyfileobj(self._spool, sys.stdout)
         self._spool.close()
-        for style, text in _plan_summary(self.unchanged, self.adds, self.changes, self.removes):
-            sys.stdout.write(
-                f"{ANSI[style]}{text}\x1b[0m\n" if self.colour and style else text + "\n"
-            )
-        sys.stdout.flush()
+        unchanged = totals.unchanged + self.hidden
+        self.renderer.lines(_plan_summary(unchanged, totals.adds, totals.changes, totals.removes))
 
 
 class PlanDocument:

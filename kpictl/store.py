@@ -371,11 +371,13 @@ WHERE rev.sha256 IS DISTINCT FROM x.sha256
 def unconfirmed_scopes(
     conn: Connection, candidates: Mapping[int | None, tuple[str, str | None]]
 ) -> set[int | None]:
-    """PostgreSQL: of the scopes given as {customer id (None: defaults): (file sha256,
-    catalog sha256)}, those that cannot be confirmed unchanged since their latest
-    revision; one statement, and no stored row or revision content reaches Python."""
+    """Of the scopes given as {customer id (None: defaults): (file sha256, catalog
+    sha256)}, those that cannot be confirmed unchanged since their latest revision.
+    PostgreSQL: one statement, and no stored row or revision content reaches Python."""
     if not candidates:
         return set()
+    if conn.dialect.name != "postgresql":
+        return _unconfirmed_scopes_here(conn, candidates)
     ids = list(candidates)
     found = conn.execute(
         _UNCONFIRMED_SCOPES,
@@ -387,6 +389,29 @@ def unconfirmed_scopes(
         },
     )
     return {None if scope == 0 else scope for (scope,) in found}
+
+
+def _unconfirmed_scopes_here(
+    conn: Connection, candidates: Mapping[int | None, tuple[str, str | None]]
+) -> set[int | None]:
+    """unconfirmed_scopes elsewhere (SQLite): the stored rows hashed here, as a file's
+    content, and compared with the latest revision's."""
+    recorded = latest_revisions(conn, candidates)
+    stored = stored_ranges(conn, candidates)
+    scope = _scope_filter(customers.c.customer_id, [i for i in candidates if i is not None])
+    names: dict[int | None, tuple[str | None, str | None]] = {None: (None, None)}
+    if scope is not None:
+        query = select(customers.c.customer_id, customers.c.slug, customers.c.name).where(scope)
+        names.update((cid, (slug, name)) for cid, slug, name in conn.execute(query))
+
+    def unedited(cid: int | None, sha: str, catalog_sha: str | None) -> bool:
+        rec = recorded.get(cid)
+        if rec is None or (rec.sha256, rec.catalog_sha256) != (sha, catalog_sha):
+            return False
+        slug, name = names.get(cid, (None, None))
+        return rec.content_sha256 == stored_content_sha256(slug, name, rec.scoring, stored[cid])
+
+    return {cid for cid, hashes in candidates.items() if not unedited(cid, *hashes)}
 
 
 # -- applying a plan -----------------------------------------------------------------

@@ -75,9 +75,9 @@ def seed(
         else:
             changes.extend(plan_changes(plan))
 
-    def planned(_totals: api.PlanTotals) -> None:
+    def planned(totals: api.PlanTotals) -> None:
         if printer is not None:
-            printer.finish()
+            printer.finish(totals)
 
     result = api.seed(
         app.settings,
