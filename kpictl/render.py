@@ -229,13 +229,6 @@ class Renderer:
 
     # -- plans -----------------------------------------------------------------------
 
-    def plan(self, plan: Plan, output: OutputFormat = OutputFormat.table, **extra: Any) -> None:
-        """The plan of a seed: only scopes with something to do, then a summary line."""
-        if output != OutputFormat.table:
-            self.structured({"changes": plan_changes(plan), **extra}, output)
-            return
-        self.lines(_plan_lines(plan))
-
     def plan_printer(self) -> PlanPrinter:
         """For a plan that arrives a chunk at a time: add them, then ``finish``."""
         return PlanPrinter(self)
@@ -265,18 +258,6 @@ ANSI = {
     "dim": "\x1b[2m",
     "bold": "\x1b[1m",
 }
-
-
-def _plan_lines(plan: Plan) -> Iterator[tuple[str | None, str]]:
-    unchanged = plan.unchanged  # recognised by their recorded sha256, not even parsed
-    for scope in plan.scopes:
-        if _scope_shown(scope):
-            yield from _scope_lines(scope)
-        else:
-            unchanged += 1
-    yield from _plan_summary(
-        unchanged, plan.count("add"), plan.count("change"), plan.count("remove")
-    )
 
 
 class PlanPrinter:
