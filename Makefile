@@ -27,18 +27,18 @@ demo: install
 
 ## The whole suite: lint, types, tests on SQLite and PostgreSQL.
 test: install
-	$(BIN)/ruff check kpictl tests
-	$(BIN)/ruff format --check kpictl tests
-	$(BIN)/mypy kpictl
+	$(BIN)/ruff check kpictl tests benchmarks tools
+	$(BIN)/ruff format --check kpictl tests benchmarks tools
+	$(BIN)/mypy kpictl benchmarks tools
 	$(BIN)/pytest -q
 
 lint: install
-	$(BIN)/ruff check --fix kpictl tests
-	$(BIN)/ruff format kpictl tests
+	$(BIN)/ruff check --fix kpictl tests benchmarks tools
+	$(BIN)/ruff format kpictl tests benchmarks tools
 
 ## Regenerate what is generated: the command reference and the JSON Schemas.
 docs: install
-	$(BIN)/python -m kpictl.cli.docs
+	$(BIN)/python tools/gen_docs.py
 	$(BIN)/kpictl schema --output-dir schemas
 
 ## The wheel and the sdist, in dist/.
@@ -47,11 +47,12 @@ dist: install
 	$(BIN)/python -m build
 
 ## The benchmark at full size (PostgreSQL at 127.0.0.1); bench-quick for a smoke run.
+## benchmarks/ and tools/ are developer programs, not part of the package.
 bench: install
-	$(BIN)/python -m kpictl.bench
+	$(BIN)/python -m benchmarks
 
 bench-quick: install
-	$(BIN)/python -m kpictl.bench --quick
+	$(BIN)/python -m benchmarks --quick
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info kpictl.db .pytest_cache .mypy_cache .ruff_cache

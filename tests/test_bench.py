@@ -1,6 +1,7 @@
-"""The benchmark runs (``python -m kpictl.bench``): a smoke test at a tiny size, not a
-timed test. It checks that every step runs and is printed, that the baselines compute
-what kpictl computes, and the pieces that decide a verdict (ratios, timeouts)."""
+"""The benchmark runs (``python -m benchmarks``, a developer program outside the package):
+a smoke test at a tiny size, not a timed test. It checks that every step runs and is
+printed, that the baselines compute what kpictl computes, that the KPIs are those of the
+project's catalog, and the pieces that decide a verdict (ratios, timeouts)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,17 @@ import math
 import os
 import re
 import sys
+from pathlib import Path
 
 import pytest
+import yaml
+from typer.testing import CliRunner
 
-from kpictl import bench
+from benchmarks import baselines, data, harness, report
+from benchmarks.run import main
+from kpictl.cli.app import app
+
+REPO = Path(__file__).resolve().parent.parent
 
 PG_ADMIN_URL = os.environ.get("KPICTL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -23,7 +31,7 @@ def pg_admin() -> str:
     import psycopg2
 
     try:
-        psycopg2.connect(bench._dsn(PG_ADMIN_URL), connect_timeout=3).close()
+        psycopg2.connect(data._dsn(PG_ADMIN_URL), connect_timeout=3).close()
     except psycopg2.OperationalError as exc:
         reason = f"PostgreSQL not reachable at {PG_ADMIN_URL}: {str(exc).strip()}"
         if os.environ.get("CI"):
@@ -54,7 +62,7 @@ def test_quick_benchmark_prints_every_step(
 ) -> None:
     argv = ["--quick", "--pg", pg_admin, "--repeat", "1", "--files", "5", "--customers", "20"]
     argv += ["--import-rows", "300", "--loop-sample", "5"]
-    assert bench.main(argv) == 0
+    assert main(argv) == 0
     out = capsys.readouterr().out
     table = [line for line in out.splitlines() if line.startswith("| ")][1:]
     for name in STEP_NAMES:
@@ -76,19 +84,20 @@ def test_quick_benchmark_prints_every_step(
 
 @pytest.mark.postgres
 def test_score_baseline_computes_the_scores_kpictl_computes(pg_admin: str) -> None:
-    dbs = bench.Databases(pg_admin)
+    dbs = data.Databases(pg_admin)
     try:
         url = dbs.initialised()
-        bench.generate_platform(dbs, url, 40, override_every=3, obs_per_kpi=2)
-        baseline = bench.python_script(
-            bench.BASELINE_SCORE, bench._dsn(url), bench.SCORE_AT, bench.SCORE_SQL
+        data.generate_platform(dbs, url, 40, override_every=3, obs_per_kpi=2)
+        baseline = harness.python_script(
+            baselines.BASELINE_SCORE, data._dsn(url), baselines.SCORE_AT, baselines.SCORE_SQL
         )
         expected = {}
-        for line in bench.timed(baseline, capture=True).stdout.splitlines():
+        for line in harness.timed(baseline, capture=True).stdout.splitlines():
             slug, score, status = line.split(",")
             expected[slug] = (float(score), status)
-        argv = [*bench.KPICTL, "--db", url, "score", "--all", "--at", bench.SCORE_AT, "-o", "json"]
-        scored = json.loads(bench.timed(argv, capture=True).stdout)
+        argv = [*harness.KPICTL, "--db", url, "score", "--all", "--at", baselines.SCORE_AT]
+        argv += ["-o", "json"]
+        scored = json.loads(harness.timed(argv, capture=True).stdout)
     finally:
         dbs.drop_all()
     assert len(scored) == 40 == len(expected)
@@ -99,20 +108,20 @@ def test_score_baseline_computes_the_scores_kpictl_computes(pg_admin: str) -> No
 
 @pytest.mark.postgres
 def test_isolation_baselines_pass_a_sound_platform_and_fail_a_broken_one(pg_admin: str) -> None:
-    dbs = bench.Databases(pg_admin)
+    dbs = data.Databases(pg_admin)
 
-    def run_all(url: str) -> tuple[bench.Run, bench.Run, bench.Run]:
-        dsn = bench._dsn(url)
-        checks = bench.timed(bench.python_script(bench.BASELINE_ISOLATION_SQL, dsn))
-        loop = bench.timed(
-            bench.python_script(bench.BASELINE_ISOLATION_LOOP, dsn, "10"), capture=True
+    def run_all(url: str) -> tuple[harness.Run, harness.Run, harness.Run]:
+        dsn = data._dsn(url)
+        checks = harness.timed(harness.python_script(baselines.BASELINE_ISOLATION_SQL, dsn))
+        loop = harness.timed(
+            harness.python_script(baselines.BASELINE_ISOLATION_LOOP, dsn, "10"), capture=True
         )
-        kpictl = bench.timed([*bench.KPICTL, "--db", url, "verify-isolation"])
+        kpictl = harness.timed([*harness.KPICTL, "--db", url, "verify-isolation"])
         return checks, loop, kpictl
 
     try:
         url = dbs.initialised()
-        bench.generate_platform(dbs, url, 25, override_every=2)
+        data.generate_platform(dbs, url, 25, override_every=2)
         sound = run_all(url)
         # a second row of customer 1 for one KPI: every one of them must see it
         dbs.run(
@@ -135,19 +144,19 @@ def test_isolation_baselines_pass_a_sound_platform_and_fail_a_broken_one(pg_admi
 
 
 def test_ratios_read_the_right_way_round() -> None:
-    slower = bench.Result("s", "-", median=3.0, baseline=2.0, rss_mb=50, target="<= 1.5x")
+    slower = report.Result("s", "-", median=3.0, baseline=2.0, rss_mb=50, target="<= 1.5x")
     assert slower.ratio == 1.5 and slower.met
-    faster = bench.Result("s", "-", median=1.0, baseline=30.0, rss_mb=50, target=">= 25x faster")
+    faster = report.Result("s", "-", median=1.0, baseline=30.0, rss_mb=50, target=">= 25x faster")
     assert faster.ratio == 30.0 and faster.met
-    assert not bench.Result("s", "-", 2.0, 30.0, 50, ">= 25x faster").met
-    killed = bench.Result("s", "-", 3.0, 2.0, 50, "<= 2x", timed_out=True)
+    assert not report.Result("s", "-", 2.0, 30.0, 50, ">= 25x faster").met
+    killed = report.Result("s", "-", 3.0, 2.0, 50, "<= 2x", timed_out=True)
     assert not killed.met
-    assert ">1.50x" in bench.report([killed])
-    assert "30.0x faster" in bench.report([faster])
+    assert ">1.50x" in report.report([killed])
+    assert "30.0x faster" in report.report([faster])
 
 
 def test_budget_allows_a_multiple_of_the_target() -> None:
-    budget = bench.Budget(factor=10, floor=15)
+    budget = harness.Budget(factor=10, floor=15)
     assert budget.timeout(4.0, "<= 2.5x") == 100.0
     assert budget.timeout(50.0, ">= 25x faster") == 20.0
     assert budget.timeout(0.1, "<= 2x") == 15.0
@@ -158,15 +167,37 @@ def test_peak_rss_is_the_commands_own_not_its_parents() -> None:
     charged the parent's peak at exec; the launcher keeps that out of the figures."""
     ballast = bytearray(300 * 2**20)
     ballast[::4096] = b"x" * len(ballast[::4096])  # touch every page
-    small = bench.timed([sys.executable, "-c", "pass"])
-    large = bench.timed([sys.executable, "-c", "b = bytearray(150 * 2**20)"])
+    small = harness.timed([sys.executable, "-c", "pass"])
+    large = harness.timed([sys.executable, "-c", "b = bytearray(150 * 2**20)"])
     assert small.rss_mb < 60, small
     assert 150 < large.rss_mb < 250, large
     del ballast
 
 
 def test_a_run_over_its_timeout_is_killed_and_marked() -> None:
-    run = bench.timed([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.5)
+    run = harness.timed([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.5)
     assert run.timed_out
     assert 0.5 <= run.seconds < 10
     assert not math.isnan(run.rss_mb)
+
+
+def test_the_kpis_are_those_of_the_catalog(tmp_path: Path) -> None:
+    """The benchmark keeps no KPI list of its own: ranges/kpis.yaml is its catalog."""
+    shipped = REPO / "ranges" / "kpis.yaml"
+    catalog = yaml.safe_load(shipped.read_text(encoding="utf-8"))["kpis"]
+    assert shipped == data.CATALOG
+    assert {name: (s["unit"], s["better"]) for name, s in catalog.items()} == data.KPIS
+    ranges = data.write_ranges(tmp_path, 2)
+    assert (ranges / "kpis.yaml").read_bytes() == shipped.read_bytes()
+    for path in [ranges / "defaults.yaml", *sorted((ranges / "customers").glob("*.yaml"))]:
+        assert list(yaml.safe_load(path.read_text())["ranges"]) == list(catalog), path
+    result = CliRunner().invoke(app, ["validate", "--strict", str(ranges)], env={"NO_COLOR": "1"})
+    assert result.exit_code == 0, result.output
+
+    other = tmp_path / "kpis.yaml"
+    other.write_text(
+        shipped.read_text(encoding="utf-8")
+        + "  logins_7d:\n    unit: count\n    better: higher\n    description: Logins\n"
+    )
+    assert list(data.read_catalog(other))[-1] == "logins_7d"
+    assert data.read_catalog(other)["logins_7d"] == ("count", "higher")

@@ -101,6 +101,27 @@ def test_the_wheel_and_the_sdist_carry_migrations_and_py_typed(dist: Path) -> No
 
 
 @pytest.mark.slow
+def test_the_wheel_holds_no_developer_programs(dist: Path) -> None:
+    """The benchmark (benchmarks/) and the docs generator (tools/gen_docs.py) are run from
+    the repository; neither is installed with kpictl."""
+    (wheel,) = dist.glob("*.whl")
+    in_wheel = zipfile.ZipFile(wheel).namelist()
+    outside = [
+        n for n in in_wheel if not n.startswith(("kpictl/", f"kpictl-{__version__}.dist-info/"))
+    ]
+    assert outside == [], outside
+    modules = {n.removesuffix(".py").replace("/", ".") for n in in_wheel if n.endswith(".py")}
+    assert "kpictl.bench" not in modules and "kpictl.cli.docs" not in modules
+    for name in in_wheel:
+        stem = Path(name).stem
+        assert "bench" not in stem and stem not in {"docs", "gen_docs"}, name
+        if name.endswith(".py"):
+            text = zipfile.ZipFile(wheel).read(name).decode()
+            for marker in ("BASELINE_", "_LAUNCHER", "def reference(", "import benchmarks"):
+                assert marker not in text, f"{name} holds {marker}"
+
+
+@pytest.mark.slow
 def test_the_installed_script_runs_without_dev_dependencies(dist: Path, tmp_path: Path) -> None:
     (wheel,) = dist.glob("*.whl")
     venv = tmp_path / "venv"

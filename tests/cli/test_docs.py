@@ -1,5 +1,6 @@
 """Every registered command has help, a section in docs/commands.md and a mention in the
-README; docs/commands.md is what the generator makes of the current --help texts."""
+README; docs/commands.md is what the generator (tools/gen_docs.py, a developer tool outside
+the package) makes of the current --help texts, and the only copy of them under docs/."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from kpictl.cli import docs
+from tools import gen_docs as docs
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO / "docs" / "commands.md"
@@ -39,7 +40,7 @@ def test_every_command_is_in_the_reference(name: str) -> None:
 
 def test_the_reference_is_up_to_date() -> None:
     assert REFERENCE.read_text(encoding="utf-8") == docs.reference(), (
-        "docs/commands.md is out of date: run `python -m kpictl.cli.docs`"
+        "docs/commands.md is out of date: run `python tools/gen_docs.py`"
     )
 
 
@@ -59,14 +60,27 @@ def test_the_reference_does_not_depend_on_the_terminal(monkeypatch: pytest.Monke
     assert docs.reference() == narrow
 
 
-def test_every_command_has_its_own_page_and_it_is_up_to_date() -> None:
-    pages = docs.pages()
+def test_every_help_text_is_committed_once_under_docs() -> None:
+    """One form of the reference: the page, a section per command; no second copy."""
+    reference = REFERENCE.read_text(encoding="utf-8")
+    assert not (REFERENCE.parent / "commands").exists()
+    others = [p for p in REFERENCE.parent.rglob("*") if p.is_file() and p != REFERENCE]
     for doc in COMMANDS:
-        page = REFERENCE.parent / "commands" / f"{doc.anchor}.md"
-        assert page.read_text(encoding="utf-8") == pages[f"commands/{doc.anchor}.md"], (
-            f"{page} is out of date: run `python -m kpictl.cli.docs`"
-        )
-        assert doc.help.rstrip() in page.read_text(encoding="utf-8")
+        body = doc.help.rstrip()
+        assert reference.count(body) == 1, doc.name
+        assert reference.count(f"\n## {doc.name}\n") == 1, doc.name
+        for other in others:
+            assert body not in other.read_text(encoding="utf-8"), f"{doc.name} also in {other}"
+
+
+def test_the_index_links_to_sections_of_the_page() -> None:
+    reference = REFERENCE.read_text(encoding="utf-8")
+    links = re.findall(r"^- \[`([^`]+)`\]\(([^)]*)\): ", reference, flags=re.M)
+    assert [name for name, _ in links] == NAMES[1:]
+    for name, target in links:
+        # GitHub's anchor of the heading `## kpictl customers add`
+        assert target == "#" + name.replace(" ", "-"), (name, target)
+        assert f"\n## {name}\n" in reference
 
 
 def test_generate_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -75,14 +89,13 @@ def test_generate_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert f"error: out of date: {page}" in capsys.readouterr().err
     assert docs.main([str(page)]) == 0
     assert page.read_text() == docs.reference()
-    assert (page.parent / "commands" / "kpictl-seed.md").is_file()
+    assert not (page.parent / "commands").exists()
     assert docs.main([str(page), "--check"]) == 0
-    stray = page.parent / "commands" / "kpictl-gone.md"
-    stray.write_text("a command that no longer exists\n")
+    assert "is up to date" in capsys.readouterr().err
+    page.write_text(page.read_text().replace("kpictl seed", "kpictl sow", 1))
     assert docs.main([str(page), "--check"]) == 1
     assert docs.main([str(page)]) == 0
-    assert not stray.exists()
-    assert "are up to date" in capsys.readouterr().err
+    assert page.read_text() == docs.reference()
 
 
 def test_root_help_offers_shell_completion() -> None:

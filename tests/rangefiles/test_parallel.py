@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kpictl.bench import write_ranges
+from benchmarks.data import write_ranges
 from kpictl.rangefiles import load_ranges, validate_paths
 from kpictl.rangefiles.loader import PARALLEL_MIN_FILES
 

@@ -1,11 +1,11 @@
-"""The command reference, docs/commands.md, and a page per command under docs/commands/,
-generated from the ``--help`` texts.
+"""The command reference, docs/commands.md, generated from the ``--help`` texts: one page,
+a section per command (``## kpictl seed``, anchor ``#kpictl-seed``).
 
-    python -m kpictl.cli.docs            # rewrite docs/commands.md
-    python -m kpictl.cli.docs --check    # exit 1 when it is out of date (CI, tests)
+    python tools/gen_docs.py            # rewrite docs/commands.md (make docs)
+    python tools/gen_docs.py --check    # exit 1 when it is out of date (CI, tests)
 
 The help texts are laid out at a fixed width, so the page does not depend on the
-terminal that generated it.
+terminal that generated it. A developer tool: it is not part of the kpictl package.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import click
 
 WIDTH = 88
 DEFAULT_PATH = Path("docs") / "commands.md"
-REGENERATE = "python -m kpictl.cli.docs"
+REGENERATE = "python tools/gen_docs.py"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,40 +79,17 @@ def reference() -> str:
     lines = [
         "# kpictl command reference",
         "",
-        "<!-- Generated from the --help texts by `python -m kpictl.cli.docs`; do not edit. -->",
+        f"<!-- Generated from the --help texts by `{REGENERATE}`; do not edit. -->",
         "",
         "Every command, as `kpictl COMMAND --help` prints it. Global options (`--db`,",
         "`--ranges`, `--no-color`, `--version`) go before the command.",
         "",
     ]
     for doc in docs[1:]:
-        lines.append(f"- [`{doc.name}`]({PAGES_DIR}/{doc.anchor}.md): {doc.short_help}")
+        lines.append(f"- [`{doc.name}`](#{doc.anchor}): {doc.short_help}")
     for doc in docs:
         lines += ["", f"## {doc.name}", "", "```text", doc.help.rstrip(), "```"]
     return "\n".join(lines) + "\n"
-
-
-PAGES_DIR = "commands"
-
-
-def pages() -> dict[str, str]:
-    """Every generated file, by path relative to docs/: the reference and a page per
-    command (docs/commands/<command>.md)."""
-    out = {DEFAULT_PATH.name: reference()}
-    for doc in walk():
-        body = [
-            f"# {doc.name}",
-            "",
-            f"<!-- Generated from `{doc.name} --help` by `{REGENERATE}`; do not edit. -->",
-            "",
-            "```text",
-            doc.help.rstrip(),
-            "```",
-            "",
-            "All commands: [command reference](../commands.md).",
-        ]
-        out[f"{PAGES_DIR}/{doc.anchor}.md"] = "\n".join(body) + "\n"
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,33 +101,21 @@ def main(argv: list[str] | None = None) -> int:
         "--check", action="store_true", help="write nothing; exit 1 when the page is stale"
     )
     args = parser.parse_args(argv)
-    wanted = {
-        args.path if name == DEFAULT_PATH.name else args.path.parent / name: text
-        for name, text in pages().items()
-    }
-    stale = [
-        path
-        for path, text in wanted.items()
-        if not path.is_file() or path.read_text(encoding="utf-8") != text
-    ]
-    pages_dir = args.path.parent / PAGES_DIR
-    extra = sorted(set(pages_dir.glob("*.md")) - set(wanted)) if pages_dir.is_dir() else []
+    wanted = reference()
+    path: Path = args.path
+    stale = not path.is_file() or path.read_text(encoding="utf-8") != wanted
     if args.check:
-        if stale or extra:
-            names = ", ".join(str(p) for p in [*stale, *extra])
-            sys.stderr.write(f"error: out of date: {names}\nhint: run {REGENERATE}\n")
+        if stale:
+            sys.stderr.write(f"error: out of date: {path}\nhint: run {REGENERATE}\n")
             return 1
-        sys.stderr.write(f"{args.path} and {len(wanted) - 1} command pages are up to date\n")
+        sys.stderr.write(f"{path} is up to date\n")
         return 0
-    for path in stale:
+    if stale:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(wanted[path], encoding="utf-8")
-    for path in extra:  # a command that no longer exists
-        path.unlink()
-    sys.stderr.write(
-        f"wrote {len(stale)} and removed {len(extra)} file(s); "
-        f"{args.path} and {len(wanted) - 1} command pages are up to date\n"
-    )
+        path.write_text(wanted, encoding="utf-8")
+        sys.stderr.write(f"wrote {path}\n")
+    else:
+        sys.stderr.write(f"{path} is up to date\n")
     return 0
 
 
