@@ -26,7 +26,15 @@ MIGRATIONS = sorted(
     for p in (REPO / "kpictl" / "db" / "migrations").rglob("*")
     if p.is_file() and p.suffix in {".py", ".mako"} and "__pycache__" not in p.parts
 )
-DEV_ONLY = ("pytest", "hypothesis", "ruff", "mypy", "build", "jsonschema")
+# what the sdist must carry besides the package: the tests with all their data, and the
+# developer programs they import
+SOURCE_FILES = sorted(
+    p.relative_to(REPO).as_posix()
+    for top in ("tests", "benchmarks", "tools")
+    for p in (REPO / top).rglob("*")
+    if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+)
+DEV_ONLY = ("pytest", "hypothesis", "ruff", "mypy", "build", "twine", "jsonschema")
 
 
 def run(
@@ -95,8 +103,10 @@ def test_the_wheel_and_the_sdist_carry_migrations_and_py_typed(dist: Path) -> No
         "docs/commands.md",
         "docs/ci/ranges.yml",
         "tests/conftest.py",
+        "LICENSE",
+        *SOURCE_FILES,
     }
-    assert expected <= in_sdist, expected - in_sdist
+    assert expected <= in_sdist, sorted(expected - in_sdist)
     assert not any(name.endswith((".pyc", ".db")) for name in in_sdist)
 
 
@@ -119,6 +129,55 @@ def test_the_wheel_holds_no_developer_programs(dist: Path) -> None:
             text = zipfile.ZipFile(wheel).read(name).decode()
             for marker in ("BASELINE_", "_LAUNCHER", "def reference(", "import benchmarks"):
                 assert marker not in text, f"{name} holds {marker}"
+
+
+def collected(root: Path) -> list[str]:
+    """The test ids that ``pytest --collect-only`` finds under ``root`` (any collection
+    error fails the run)."""
+    result = run(
+        sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+        cwd=root, env={"CI": ""},
+    )  # fmt: skip
+    return sorted(line for line in result.stdout.splitlines() if "::" in line)
+
+
+@pytest.mark.slow
+def test_the_sdist_collects_every_test_of_the_repository(dist: Path, tmp_path: Path) -> None:
+    (sdist,) = dist.glob("*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        # the "data" filter: Python 3.12, and security releases of 3.10 and 3.11
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(tmp_path, filter="data")
+        else:
+            tar.extractall(tmp_path)
+    unpacked = tmp_path / f"kpictl-{__version__}"
+    in_sdist = collected(unpacked)
+    assert len(in_sdist) > 500
+    assert in_sdist == collected(REPO)
+
+
+@pytest.mark.slow
+def test_twine_check_strict_passes_and_the_metadata_names_licence_and_urls(dist: Path) -> None:
+    files = sorted(dist.iterdir())
+    assert len(files) == 2
+    checked = run(sys.executable, "-m", "twine", "check", "--strict", *files, cwd=dist)
+    assert checked.stdout.count("PASSED") == 2, checked.stdout
+    assert "WARNING" not in checked.stdout + checked.stderr
+    (wheel,) = dist.glob("*.whl")
+    info = f"kpictl-{__version__}.dist-info"
+    with zipfile.ZipFile(wheel) as zf:
+        metadata = zf.read(f"{info}/METADATA").decode()
+        licence = zf.read(f"{info}/licenses/LICENSE").decode()
+    assert licence == (REPO / "LICENSE").read_text()
+    assert licence.startswith("MIT License\n\nCopyright (c) ") and "kpictl contributors" in licence
+    assert "License-Expression: MIT" in metadata.splitlines()
+    assert "License-File: LICENSE" in metadata.splitlines()
+    urls = {
+        line.split(": ", 1)[1].split(", ", 1)[0]
+        for line in metadata.splitlines()
+        if line.startswith("Project-URL: ")
+    }
+    assert {"Homepage", "Repository", "Issues", "Changelog"} <= {u.lower().title() for u in urls}
 
 
 @pytest.mark.slow
