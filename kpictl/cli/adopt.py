@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from kpictl.cli.context import Output, app_context
+from kpictl.cli.context import AppContext, Output, app_context
 from kpictl.render import OutputFormat
 
 
@@ -64,3 +65,42 @@ def adopt(
         )
     else:
         app.renderer.info("nothing was changed: run again with --yes to apply this plan")
+
+
+def export_all(
+    app: AppContext,
+    customer: str | None,
+    defaults: bool,
+    output_file: Path | None,
+    output_dir: Path | None,
+) -> None:
+    """``kpictl export --all --output-dir DIR`` (the export command hands over to it)."""
+    from kpictl.adopt.exportall import export_all as write_all
+    from kpictl.errors import EXIT_PROBLEM, UsageError
+
+    if output_dir is None:
+        raise UsageError(
+            "--all writes a directory: give --output-dir DIR",
+            hint="kpictl export --all --output-dir ranges",
+        )
+    if customer is not None or defaults or output_file is not None:
+        raise UsageError(
+            "--all exports every scope: leave out --customer, --defaults and --output-file"
+        )
+    result = write_all(app.settings, output_dir)
+    for written in result.files:
+        if written.kind == "catalog":
+            app.renderer.info(f"wrote {written.path}")
+        else:
+            placeholder = "" if written.recorded else " (no revision recorded: a placeholder)"
+            app.renderer.info(f"wrote {written.path} (version {written.version}{placeholder})")
+    if result.reviews:
+        app.renderer.warning(
+            f"{len(result.reviews)} KPI definitions in kpis.yaml were inferred and are marked "
+            f"'# review:' (unit unknown): {', '.join(result.reviews)}"
+        )
+    for path in result.left:
+        app.renderer.warning(f"{path} was left as it is: no customer in the database has it")
+    app.renderer.problems(result.problems)
+    if result.errors:
+        raise typer.Exit(EXIT_PROBLEM)
