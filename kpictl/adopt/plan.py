@@ -36,6 +36,7 @@ from kpictl.errors import EXIT_PROBLEM, KpictlError, UsageError
 from kpictl.rangefiles.model import Catalog, KpiDef, KpiRange, normalised_content
 from kpictl.rangefiles.model import content_json as to_json
 from kpictl.rangefiles.model import content_sha256 as to_sha256
+from kpictl.rangefiles.rules import KPI_NAME_RE, KPI_NAME_RULE
 
 ADOPTED_TABLES = (CUSTOMERS, RANGES)
 FIRST_VERSION = 1
@@ -396,13 +397,21 @@ def make_plan(
 
     _faults(plan, found, slug_faults)
     _revisions(plan, found, catalog, applied_by, now)
-    n = len(plan.revisions)
+    n, scopes = len(plan.revisions), len(plan.slugs) + 1
+    if n == scopes:
+        what = (
+            f"version {FIRST_VERSION} of {n} scopes (the defaults and every customer), as adopted"
+        )
+    else:
+        what = (
+            f"version {FIRST_VERSION} of {n} of the {scopes} scopes, as adopted (the others "
+            "make no valid file, see below: diff will show them)"
+        )
     plan.steps.append(
         Step(
             "revision log",
             "+",
-            f"version {FIRST_VERSION} of {n} scope{'s' if n != 1 else ''} "
-            f"(the defaults and every customer), as adopted",
+            what,
             kind="revisions",
         )
     )
@@ -576,6 +585,14 @@ def _revisions(
                     tuple(sorted(i for (_, k), i in range_ids.items() if k in outside)),
                 )
             )
+    for kpi in sorted(k for k in by_kpi if not KPI_NAME_RE.fullmatch(k)):
+        plan.faults.append(
+            Fault(
+                f"KPI name {kpi!r} is not valid in kpis.yaml: {KPI_NAME_RULE}",
+                False,
+                tuple(sorted(i for (_, k), i in range_ids.items() if k == kpi)),
+            )
+        )
     names = {c.customer_id: c.name for c in found.customers}
     for cid, ranges in scopes.items():
         slug = plan.slugs.get(cid) if cid is not None else None
