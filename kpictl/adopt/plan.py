@@ -605,8 +605,8 @@ def _revisions(
         for p in problems:
             if p.severity != "error":
                 continue
-            kpi = p.where.split(".")[1] if p.where.startswith("ranges.") else None
-            rid = range_ids.get((cid, kpi)) if kpi else None
+            named = p.where.split(".")[1] if p.where.startswith("ranges.") else None
+            rid = range_ids.get((cid, named)) if named else None
             owner = "system default" if cid is None else f"customer {cid} ({slug})"
             plan.faults.append(
                 Fault(
