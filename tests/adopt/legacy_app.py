@@ -150,3 +150,23 @@ def answers(url: str) -> dict[tuple[int, str], tuple[Any, ...] | None]:
         finally:
             db.session.remove()
             db.engine.dispose()
+
+
+def add_and_remove_range(url: str, customer_id: int, kpi_name: str) -> tuple[Any, ...]:
+    """What the application's scripts do: insert a range, read it back through the
+    lookup, delete it. Returns what the lookup returned."""
+    app = make_app(url)
+    with app.app_context():
+        try:
+            row = KPIReferenceRange(customer_id=customer_id, kpi_name=kpi_name, critical_max=1.0)
+            db.session.add(row)
+            db.session.commit()
+            found = KPIReferenceRange.get_for_customer(customer_id, kpi_name)
+            assert found is not None
+            seen = found.bands()
+            db.session.delete(found)
+            db.session.commit()
+            return seen
+        finally:
+            db.session.remove()
+            db.engine.dispose()
