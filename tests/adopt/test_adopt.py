@@ -246,3 +246,13 @@ def test_slug_from_a_csv_file_and_an_application_column(db_url, legacy, cli, hel
     cli("export", "--all", "--output-dir", str(out_dir))
     assert (out_dir / "customers" / "acme.yaml").is_file()
     assert "No differences" in cli("diff", "--all", ranges=out_dir).stdout
+
+
+def test_init_on_the_applications_database_points_to_adopt(db_url, legacy, cli, helpers):
+    legacy.create_and_seed(db_url)
+    before = helpers.database_state(db_url)
+    for command in (["init"], ["list"]):
+        result = cli(*command, expect=3)
+        assert "but no kpictl schema version: another application created them" in result.stderr
+        assert "hint: 'kpictl adopt' shows how kpictl would take them over" in result.stderr
+    assert helpers.database_state(db_url) == before
