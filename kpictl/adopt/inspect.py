@@ -75,9 +75,7 @@ class Found:
     customer_columns: dict[str, bool] = field(default_factory=dict)  # name -> nullable
     range_columns: dict[str, bool] = field(default_factory=dict)
     unique_constraints: dict[str, tuple[str, ...]] = field(default_factory=dict)  # of ranges
-    customer_unique: dict[str, tuple[str, ...]] = field(default_factory=dict)
     indexes: list[IndexFact] = field(default_factory=list)  # of ranges
-    customer_indexes: list[IndexFact] = field(default_factory=list)
     uq_nulls_not_distinct: bool = False
     fk_on_delete: str | None = None  # of ranges.customer_id -> customers; None: no FK
     customers: list[LegacyCustomer] = field(default_factory=list)
@@ -88,10 +86,6 @@ class Found:
     @property
     def postgresql(self) -> bool:
         return self.dialect == "postgresql"
-
-    def index_on(self, columns: tuple[str, ...], *, customers: bool = False) -> IndexFact | None:
-        found = self.customer_indexes if customers else self.indexes
-        return next((i for i in found if i.columns == columns and not i.predicate), None)
 
 
 def inspect_database(conn: Connection, *, slug_column: str | None = None) -> Found:
@@ -114,12 +108,7 @@ def inspect_database(conn: Connection, *, slug_column: str | None = None) -> Fou
     found.unique_constraints = {
         str(u["name"]): tuple(u["column_names"]) for u in inspector.get_unique_constraints(RANGES)
     }
-    found.customer_unique = {
-        str(u["name"]): tuple(u["column_names"])
-        for u in inspector.get_unique_constraints(CUSTOMERS)
-    }
     found.indexes = _indexes(inspector.get_indexes(RANGES))
-    found.customer_indexes = _indexes(inspector.get_indexes(CUSTOMERS))
     for fk in inspector.get_foreign_keys(RANGES):
         if fk["referred_table"] == CUSTOMERS and tuple(fk["constrained_columns"]) == (
             "customer_id",

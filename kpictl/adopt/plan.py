@@ -33,7 +33,7 @@ from kpictl.adopt.slugs import SlugFault, SlugSource
 from kpictl.db import schema
 from kpictl.db.rls import POLICY, ROLE, TENANT_TABLES
 from kpictl.errors import EXIT_PROBLEM, KpictlError, UsageError
-from kpictl.rangefiles.model import Catalog, KpiDef, KpiRange, normalised_content
+from kpictl.rangefiles.model import Catalog, KpiRange, normalised_content
 from kpictl.rangefiles.model import content_json as to_json
 from kpictl.rangefiles.model import content_sha256 as to_sha256
 from kpictl.rangefiles.rules import KPI_NAME_RE, KPI_NAME_RULE
@@ -202,6 +202,13 @@ def check_adoptable(found: Found) -> None:
                 f"{table} has no column {', '.join(absent)}: not the shape adopt knows "
                 f"(it needs {', '.join(need)})"
             )
+    if "slug" in found.customer_columns:
+        raise NotAdoptable(
+            "customers already has a column slug: not the application's shape adopt knows "
+            "(it adds slug itself, and never takes over a column it did not make)",
+            hint="rename the application's column; then --slug-from column:NEW_NAME "
+            "uses its values",
+        )
     if found.fk_on_delete is None:
         raise NotAdoptable(
             f"{RANGES}.customer_id has no foreign key to customers: not the shape adopt knows"
@@ -245,35 +252,31 @@ def make_plan(
     # customers: the slug, then kpictl's other columns
     slug_rule = f"from --slug-from {source}"
     slug_type = _type(schema.customers.c.slug, dialect)
-    if "slug" not in found.customer_columns:
-        plan.steps.append(
-            Step(
-                CUSTOMERS,
-                "+",
-                f"column slug {slug_type} NOT NULL, {slug_rule}",
-                (f"ALTER TABLE {CUSTOMERS} ADD COLUMN slug {slug_type}",),
-            )
+    # (check_adoptable refused a customers table that has a slug column already)
+    plan.steps.append(
+        Step(
+            CUSTOMERS,
+            "+",
+            f"column slug {slug_type} NOT NULL, {slug_rule}",
+            (f"ALTER TABLE {CUSTOMERS} ADD COLUMN slug {slug_type}",),
         )
-        plan.steps.append(Step(CUSTOMERS, "+", "fill slug of every customer", kind="fill_slugs"))
-        if postgresql:
-            sql: tuple[str, ...] = (f"ALTER TABLE {CUSTOMERS} ALTER COLUMN slug SET NOT NULL",)
-            what = "slug NOT NULL"
-        else:
-            # SQLite's ALTER TABLE cannot add NOT NULL to a column (only a rebuild of the
-            # table could, which adopt never does): triggers refuse a NULL slug instead.
-            sql = tuple(
-                f"CREATE TRIGGER kpictl_customers_slug_not_null_{event.split()[0].lower()} "
-                f"BEFORE {event} ON {CUSTOMERS} FOR EACH ROW WHEN NEW.slug IS NULL "
-                "BEGIN SELECT RAISE(ABORT, 'NOT NULL constraint failed: customers.slug'); END"
-                for event in ("INSERT", "UPDATE OF slug")
-            )
-            what = "slug NOT NULL (triggers: SQLite cannot add NOT NULL to a column)"
-        plan.steps.append(Step(CUSTOMERS, "+", what, sql))
-    if any(cols == ("slug",) for cols in found.customer_unique.values()) or any(
-        i.unique for i in found.customer_indexes if i.columns == ("slug",) and not i.predicate
-    ):
-        plan.steps.append(Step(CUSTOMERS, "=", "unique slug: the existing constraint is kept"))
-    elif postgresql:
+    )
+    plan.steps.append(Step(CUSTOMERS, "+", "fill slug of every customer", kind="fill_slugs"))
+    if postgresql:
+        sql: tuple[str, ...] = (f"ALTER TABLE {CUSTOMERS} ALTER COLUMN slug SET NOT NULL",)
+        what = "slug NOT NULL"
+    else:
+        # SQLite's ALTER TABLE cannot add NOT NULL to a column (only a rebuild of the
+        # table could, which adopt never does): triggers refuse a NULL slug instead.
+        sql = tuple(
+            f"CREATE TRIGGER kpictl_customers_slug_not_null_{event.split()[0].lower()} "
+            f"BEFORE {event} ON {CUSTOMERS} FOR EACH ROW WHEN NEW.slug IS NULL "
+            "BEGIN SELECT RAISE(ABORT, 'NOT NULL constraint failed: customers.slug'); END"
+            for event in ("INSERT", "UPDATE OF slug")
+        )
+        what = "slug NOT NULL (triggers: SQLite cannot add NOT NULL to a column)"
+    plan.steps.append(Step(CUSTOMERS, "+", what, sql))
+    if postgresql:
         plan.steps.append(
             Step(
                 CUSTOMERS,
@@ -636,7 +639,3 @@ def _revisions(
                 "content": to_json(content),
             }
         )
-
-
-def kpi_definitions(plan: AdoptionPlan) -> dict[str, KpiDef]:
-    return {k: e.definition for k, e in plan.catalog.items()}

@@ -256,3 +256,12 @@ def test_init_on_the_applications_database_points_to_adopt(db_url, legacy, cli, 
         assert "but no kpictl schema version: another application created them" in result.stderr
         assert "hint: 'kpictl adopt' shows how kpictl would take them over" in result.stderr
     assert helpers.database_state(db_url) == before
+
+
+def test_a_customers_table_with_a_slug_column_is_not_taken_over(db_url, legacy, cli, helpers):
+    legacy.create_and_seed(db_url)
+    helpers.execute(db_url, "ALTER TABLE customers ADD COLUMN slug VARCHAR(20)")
+    before = helpers.database_state(db_url)
+    result = cli("adopt", "--yes", expect=2)
+    assert "error: customers already has a column slug" in result.stderr
+    assert helpers.database_state(db_url) == before
