@@ -35,7 +35,13 @@ class AdoptionResult:
     applied: bool
 
 
-def adopt(settings: Settings, *, slug_from: str = "name", yes: bool = False) -> AdoptionResult:
+def adopt(
+    settings: Settings,
+    *,
+    slug_from: str = "name",
+    yes: bool = False,
+    lock_timeout: float | None = None,
+) -> AdoptionResult:
     """Plan the adoption of the settings' database; with ``yes``, apply it.
 
     A plan with blocking faults (stored rows that would break a constraint kpictl adds)
@@ -55,6 +61,7 @@ def adopt(settings: Settings, *, slug_from: str = "name", yes: bool = False) -> 
     from kpictl.settings import DEFAULT_LOCK_TIMEOUT, applied_by
     from kpictl.store import utcnow
 
+    seconds = DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout
     source = SlugSource.parse(slug_from)
     mapping = read_mapping(Path(source.value).expanduser()) if source.kind == "file" else None
     catalog_path = settings.ranges_dir / CATALOG_FILE
@@ -94,12 +101,10 @@ def adopt(settings: Settings, *, slug_from: str = "name", yes: bool = False) -> 
             else:
                 # the plan is made again under the write lock: what is applied is what
                 # the database holds at that moment
-                with db.write_transaction(engine, lock_timeout=DEFAULT_LOCK_TIMEOUT) as conn:
+                with db.write_transaction(engine, lock_timeout=seconds) as conn:
                     plan = planned(conn)
-                    applied = isinstance(plan, AdoptionPlan) and not plan.blocking
-                    if applied:
-                        assert isinstance(plan, AdoptionPlan)
-                        apply_plan(conn, plan)
+                    if isinstance(plan, AdoptionPlan) and not plan.blocking:
+                        apply_plan(conn, plan, lock_timeout=db.lock_seconds(seconds))
         finally:
             engine.dispose()
     if isinstance(plan, str):

@@ -27,8 +27,15 @@ alembic_version = Table(
 alembic_version.primary_key.name = "alembic_version_pkc"
 
 
-def apply_plan(conn: Connection, plan: AdoptionPlan) -> None:
-    """Run every step of the plan on ``conn`` (inside the caller's transaction)."""
+def apply_plan(conn: Connection, plan: AdoptionPlan, *, lock_timeout: float) -> None:
+    """Run every step of the plan on ``conn`` (inside the caller's transaction).
+
+    On PostgreSQL, ALTER TABLE waits for every transaction of the application that
+    touched the table: that wait is bounded by ``lock_timeout`` seconds (then exit 3,
+    nothing changed), never unbounded while the application's queries queue behind it.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{max(1, int(lock_timeout * 1000))}ms'")
     for step in plan.steps:
         if step.kind == "sql":
             for statement in step.sql:

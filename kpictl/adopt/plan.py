@@ -147,6 +147,38 @@ class AdoptionPlan:
             out += [("yellow", f"  ? {_fault_text(f)}") for f in self.later]
         return out
 
+    def records(self) -> list[dict[str, Any]]:
+        """The plan as flat records with one fixed header (``-o csv``): steps, slugs, faults."""
+        blank = dict.fromkeys(
+            ("kind", "section", "action", "what", "customer_id", "slug", "range_ids")
+        )
+        out = [
+            {**blank, "kind": "step", "section": s.section, "action": s.sign, "what": s.text}
+            for s in self.steps
+        ]
+        out += [
+            {
+                **blank,
+                "kind": "slug",
+                "section": "customers",
+                "what": c.name,
+                "customer_id": c.customer_id,
+                "slug": self.slugs.get(c.customer_id),
+            }
+            for c in self.customers
+        ]
+        out += [
+            {
+                **blank,
+                "kind": "refusal" if f.blocking else "validate",
+                "what": f.message,
+                "customer_id": " ".join(str(i) for i in f.customer_ids) or None,
+                "range_ids": " ".join(str(i) for i in f.range_ids) or None,
+            }
+            for f in self.faults
+        ]
+        return out
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "dialect": self.dialect,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from kpictl.cli.context import AppContext, Output, app_context
+from kpictl.cli.context import DEFAULT_LOCK, AppContext, LockTimeout, Output, app_context
 from kpictl.render import OutputFormat
 
 
@@ -25,6 +25,7 @@ def adopt(
             "characters to '-'), a column of customers, or a CSV file customer_id,slug.",
         ),
     ] = "name",
+    lock_timeout: LockTimeout = DEFAULT_LOCK,
     output: Output = OutputFormat.table,
 ) -> None:
     """Adopt a database the application created: print the plan; apply it with --yes.
@@ -45,7 +46,7 @@ def adopt(
     from kpictl import adopt as adopting
 
     app = app_context(ctx)
-    result = adopting.adopt(app.settings, slug_from=slug_from, yes=yes)
+    result = adopting.adopt(app.settings, slug_from=slug_from, yes=yes, lock_timeout=lock_timeout)
     if result.plan is None:
         app.renderer.info(
             f"{result.url}: already managed by kpictl (schema revision "
@@ -55,6 +56,8 @@ def adopt(
     plan = result.plan
     if output == OutputFormat.table:
         app.renderer.lines(plan.lines())
+    elif output == OutputFormat.csv:
+        app.renderer.structured(plan.records(), output)
     else:
         app.renderer.structured({**plan.as_dict(), "applied": result.applied}, output)
     plan.refuse_if_blocked()

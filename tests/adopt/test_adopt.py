@@ -265,3 +265,65 @@ def test_a_customers_table_with_a_slug_column_is_not_taken_over(db_url, legacy, 
     result = cli("adopt", "--yes", expect=2)
     assert "error: customers already has a column slug" in result.stderr
     assert helpers.database_state(db_url) == before
+
+
+def test_adopt_output_csv_is_flat(db_url, legacy, cli) -> None:
+    import csv
+    import io
+
+    legacy.create_and_seed(db_url)
+    records = list(csv.DictReader(io.StringIO(cli("adopt", "-o", "csv").stdout)))
+    assert list(records[0]) == [
+        "kind",
+        "section",
+        "action",
+        "what",
+        "customer_id",
+        "slug",
+        "range_ids",
+    ]
+    assert {r["kind"] for r in records} == {"step", "slug"}
+    assert {(r["customer_id"], r["slug"]) for r in records if r["kind"] == "slug"} == {
+        ("1", "acme-corp"),
+        ("2", "globex"),
+        ("6", "data-center"),
+    }
+
+
+@pytest.mark.parametrize(
+    "db_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_an_application_transaction_holding_the_table_bounds_the_wait(
+    db_url, legacy, cli, helpers
+) -> None:
+    """ALTER TABLE waits for the application's open transactions: at most --lock-timeout,
+    then exit 3 with nothing changed."""
+    import threading
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    from kpictl.db.engine import driver_url
+
+    legacy.create_and_seed(db_url)
+    before = helpers.database_state(db_url)
+    engine = create_engine(driver_url(db_url), poolclass=NullPool)
+    holding, release = threading.Event(), threading.Event()
+
+    def application() -> None:
+        with engine.connect() as conn, conn.begin():
+            conn.execute(text("SELECT count(*) FROM kpi_reference_ranges"))
+            holding.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=application)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        result = cli("adopt", "--yes", "--lock-timeout", "1", expect=3)
+    finally:
+        release.set()
+        thread.join()
+        engine.dispose()
+    assert "error:" in result.stderr and "Traceback" not in result.output
+    assert helpers.database_state(db_url) == before
