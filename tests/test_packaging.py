@@ -26,7 +26,7 @@ MIGRATIONS = sorted(
     for p in (REPO / "kpictl" / "db" / "migrations").rglob("*")
     if p.is_file() and p.suffix in {".py", ".mako"} and "__pycache__" not in p.parts
 )
-DEV_ONLY = ("pytest", "hypothesis", "ruff", "mypy", "build", "jsonschema")
+DEV_ONLY = ("pytest", "hypothesis", "ruff", "mypy", "build", "jsonschema", "flask_sqlalchemy")
 
 
 def run(
