@@ -53,8 +53,8 @@ def adopt(
 
     from kpictl.adopt.apply import apply_plan
     from kpictl.adopt.inspect import inspect_database
-    from kpictl.adopt.plan import check_adoptable, make_plan
     from kpictl.adopt.slugs import assign_slugs, read_mapping
+    from kpictl.adopt.steps import check_adoptable, make_plan
     from kpictl.db import engine as db
     from kpictl.rangefiles import load_catalog
     from kpictl.rangefiles.rules import CATALOG_FILE
