@@ -74,6 +74,8 @@ class Found:
     managed: bool  # alembic_version exists
     customer_columns: dict[str, bool] = field(default_factory=dict)  # name -> nullable
     range_columns: dict[str, bool] = field(default_factory=dict)
+    # the application's NOT NULL columns without a default (a row kpictl inserts lacks them)
+    required: dict[str, list[str]] = field(default_factory=dict)
     unique_constraints: dict[str, tuple[str, ...]] = field(default_factory=dict)  # of ranges
     indexes: list[IndexFact] = field(default_factory=list)  # of ranges
     uq_nulls_not_distinct: bool = False
@@ -105,6 +107,12 @@ def inspect_database(conn: Connection, *, slug_column: str | None = None) -> Fou
         c["name"]: bool(c["nullable"]) for c in inspector.get_columns(CUSTOMERS)
     }
     found.range_columns = {c["name"]: bool(c["nullable"]) for c in inspector.get_columns(RANGES)}
+    for table in (CUSTOMERS, RANGES):
+        found.required[table] = [
+            c["name"]
+            for c in inspector.get_columns(table)
+            if not c["nullable"] and c.get("default") is None
+        ]
     found.unique_constraints = {
         str(u["name"]): tuple(u["column_names"]) for u in inspector.get_unique_constraints(RANGES)
     }

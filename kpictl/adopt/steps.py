@@ -244,6 +244,18 @@ def make_plan(
         Step(RANGES, "=", "foreign key customer_id -> customers ON DELETE CASCADE: kept")
     )
 
+    for table, kpictl_table in (
+        (CUSTOMERS, schema.customers),
+        (RANGES, schema.kpi_reference_ranges),
+    ):
+        extra = [c for c in found.required.get(table, []) if c not in kpictl_table.c]
+        if extra:
+            plan.notes.append(
+                f"{table}.{', '.join(extra)}: NOT NULL without a default, and not kpictl's: "
+                f"the rows kpictl inserts into {table} (seed, customers add) will be refused "
+                "until the application gives it a default"
+            )
+
     # kpictl's own tables, as a fresh init creates them
     new_tables = [t.name for t in schema.metadata.sorted_tables if t.name not in ADOPTED_TABLES]
     plan.steps.append(Step("tables", "+", ", ".join(new_tables), kind="tables"))

@@ -328,3 +328,25 @@ def test_an_application_transaction_holding_the_table_bounds_the_wait(
     assert "error: could not obtain the database lock in time" in result.stderr
     assert "Traceback" not in result.output
     assert helpers.database_state(db_url) == before
+
+
+def test_an_application_column_kpictl_cannot_fill_is_named(db_url, legacy, cli, helpers):
+    """Columns kpictl does not know stay as they are; one that is NOT NULL without a
+    default would refuse kpictl's inserts, and the plan says so."""
+    legacy.create_and_seed(db_url)
+    helpers.execute(
+        db_url, "ALTER TABLE kpi_reference_ranges ADD COLUMN source TEXT NOT NULL DEFAULT 'seed'"
+    )
+    if db_url.startswith("postgresql"):  # SQLite cannot add NOT NULL without a default
+        helpers.execute(
+            db_url,
+            "ALTER TABLE customers ADD COLUMN region TEXT",
+            "UPDATE customers SET region = 'eu'",
+            "ALTER TABLE customers ALTER COLUMN region SET NOT NULL",
+        )
+    plan = cli("adopt", "--yes").stdout
+    assert "kpi_reference_ranges.source" not in plan
+    note = "note: customers.region: NOT NULL without a default, and not kpictl's"
+    assert (note in plan) is db_url.startswith("postgresql"), plan
+    sources = helpers.execute(db_url, "SELECT DISTINCT source FROM kpi_reference_ranges")
+    assert [tuple(r) for r in sources] == [("seed",)]
