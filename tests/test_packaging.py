@@ -34,7 +34,16 @@ SOURCE_FILES = sorted(
     for p in (REPO / top).rglob("*")
     if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
 )
-DEV_ONLY = ("pytest", "hypothesis", "ruff", "mypy", "build", "twine", "jsonschema")
+DEV_ONLY = (
+    "pytest",
+    "hypothesis",
+    "ruff",
+    "mypy",
+    "build",
+    "twine",
+    "jsonschema",
+    "flask_sqlalchemy",
+)
 
 
 def run(

@@ -146,6 +146,7 @@ def _register() -> None:
     app.add_typer(observationcommands.app, name="observations")
     app.command("verify-isolation")(isolationcommands.verify_isolation)
     app.command("schema")(schemacommands.schema)
+    app.command("adopt")(__import__("kpictl.cli.adopt", fromlist=["adopt"]).adopt)
 
 
 _register()

@@ -81,6 +81,18 @@ def export(
             show_default=False,
         ),
     ] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Export every scope, and a kpis.yaml, into --output-dir.")
+    ] = False,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--output-dir",
+            help="With --all: the directory to write (defaults.yaml, customers/, kpis.yaml).",
+            file_okay=False,
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Print the stored ranges and scoring of one scope as a range file.
 
@@ -88,14 +100,24 @@ def export(
     difference. Exit 1 when the stored data does not make a valid file (it is still
     written, with the problems on stderr).
 
+    With --all --output-dir DIR: every scope as a ranges directory, plus a kpis.yaml
+    for the KPIs found (entries inferred from the stored bands are marked for review).
+
     Example:
 
+    \b
         kpictl export --customer acme --output-file ranges/customers/acme.yaml
+        kpictl export --all --output-dir ranges
     """
     from kpictl import export as exporting
     from kpictl.render import write_document
 
     app = app_context(ctx)
+    if all_ or output_dir is not None:
+        from kpictl.cli.adopt import export_all
+
+        export_all(app, customer, defaults, output_file, output_dir)
+        return
     result = exporting.export(app.settings, customer=customer, defaults=defaults)
     if not result.recorded:
         app.renderer.warning(

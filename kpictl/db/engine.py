@@ -250,6 +250,8 @@ def upgrade(engine: Engine) -> str:
                 revision = current_revision(conn)
                 if revision != head_revision():
                     _check_known(revision)
+                    if revision is None:
+                        _refuse_unmanaged_tables(conn)
                     config.attributes["connection"] = conn
                     command.upgrade(config, "head")
         finally:
@@ -257,6 +259,20 @@ def upgrade(engine: Engine) -> str:
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATE_LOCK_KEY})
                 conn.commit()
     return head_revision()
+
+
+def _refuse_unmanaged_tables(conn: Connection) -> None:
+    """An application's own customers/kpi_reference_ranges: adopt takes them over, not init."""
+    from sqlalchemy import inspect
+
+    present = set(inspect(conn).get_table_names())
+    if {"customers", "kpi_reference_ranges"} & present:
+        raise DatabaseError(
+            "the database has tables of kpictl's names (customers, kpi_reference_ranges) "
+            "but no kpictl schema version: another application created them",
+            hint="'kpictl adopt' shows how kpictl would take them over; 'kpictl adopt --yes' "
+            "does it",
+        )
 
 
 @contextmanager
