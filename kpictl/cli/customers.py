@@ -9,7 +9,7 @@ import typer
 
 from kpictl.cli.context import Output, app_context
 from kpictl.errors import ConfirmationRequired
-from kpictl.render import OutputFormat
+from kpictl.render import OutputFormat, render_customers
 
 app = typer.Typer(help="Manage customers (tenants).", no_args_is_help=True)
 
@@ -25,11 +25,7 @@ def list_customers(ctx: typer.Context, output: Output = OutputFormat.table) -> N
     from kpictl import api
 
     ui = app_context(ctx)
-    rows = [c.as_dict() for c in api.list_customers(ui.settings)]
-    if output == OutputFormat.table and not rows:
-        ui.renderer.info("no customers")
-        return
-    ui.renderer.records(rows, output, columns=["slug", "name", "own_ranges", "created_at"])
+    render_customers(ui.renderer, api.list_customers(ui.settings), output)
 
 
 @app.command("add")

@@ -1,0 +1,21 @@
+"""Customers: ``customers list``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from kpictl.render.console import OutputFormat, Renderer
+
+if TYPE_CHECKING:
+    from kpictl.api import CustomerInfo
+
+
+def render_customers(
+    renderer: Renderer, customers: Sequence[CustomerInfo], output: OutputFormat
+) -> None:
+    rows = [c.as_dict() for c in customers]
+    if output == OutputFormat.table and not rows:
+        renderer.info("no customers")
+        return
+    renderer.records(rows, output, columns=["slug", "name", "own_ranges", "created_at"])
