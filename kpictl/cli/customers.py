@@ -9,7 +9,7 @@ import typer
 
 from kpictl.cli.context import Output, app_context
 from kpictl.errors import ConfirmationRequired
-from kpictl.render import OutputFormat, render_customers
+from kpictl.render import OutputFormat, render_customers, visible
 
 app = typer.Typer(help="Manage customers (tenants).", no_args_is_help=True)
 
@@ -68,7 +68,8 @@ def remove(
                 f"refusing to remove customer {slug!r} without --yes", hint="add --yes"
             )
         typer.confirm(
-            f"Remove customer {slug} and all its ranges, observations and scores?", abort=True
+            f"Remove customer {visible(slug)} and all its ranges, observations and scores?",
+            abort=True,
         )
     removed = api.remove_customer(ui.settings, slug)
     ui.renderer.info(f"removed customer {removed.slug} and everything of it")

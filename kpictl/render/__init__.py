@@ -10,7 +10,6 @@ Every module imports Rich only when it draws, so importing this package stays ch
 """
 
 from kpictl.render.console import (
-    ANSI,
     STATUS_STYLE,
     OutputFormat,
     ProgressFn,
@@ -23,21 +22,33 @@ from kpictl.render.history import HISTORY_FIELDS, render_history
 from kpictl.render.isolation import junit_xml, render_isolation
 from kpictl.render.numbers import fmt_num, json_value, number_text, score_text
 from kpictl.render.observations import render_observations
-from kpictl.render.plans import CHANGE_FIELDS, PlanDocument, PlanPrinter, plan_changes, render_drift
+from kpictl.render.plans import (
+    CHANGE_FIELDS,
+    PlanDocument,
+    PlanPrinter,
+    plan_changes,
+    render_drift,
+    render_seed_changes,
+)
 from kpictl.render.problems import render_problems, render_validation
 from kpictl.render.ranges import band_text, render_comparison, render_ranges
 from kpictl.render.scores import render_score_card, render_score_summaries
+from kpictl.render.table import Column, Styled, Table
+from kpictl.render.text import ANSI, visible
 
 __all__ = [
     "ANSI",
     "CHANGE_FIELDS",
     "HISTORY_FIELDS",
     "STATUS_STYLE",
+    "Column",
     "OutputFormat",
     "PlanDocument",
     "PlanPrinter",
     "ProgressFn",
     "Renderer",
+    "Styled",
+    "Table",
     "band_text",
     "fmt_num",
     "json_value",
@@ -55,8 +66,10 @@ __all__ = [
     "render_ranges",
     "render_score_card",
     "render_score_summaries",
+    "render_seed_changes",
     "render_validation",
     "score_text",
+    "visible",
     "write_document",
     "write_json_records",
 ]

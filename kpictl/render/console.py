@@ -11,9 +11,11 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from kpictl.render.numbers import fmt_num
+from kpictl.render.table import Column, Painter, Table
+from kpictl.render.text import cell_len, leading, visible, wrap_words
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -23,58 +25,85 @@ if TYPE_CHECKING:
 
 STATUS_STYLE = {"healthy": "green", "risk": "yellow", "critical": "red", "unknown": "dim"}
 
-ANSI = {
-    "green": "\x1b[32m",
-    "yellow": "\x1b[33m",
-    "red": "\x1b[31m",
-    "magenta": "\x1b[35m",
-    "cyan": "\x1b[36m",
-    "dim": "\x1b[2m",
-    "bold": "\x1b[1m",
-}
-
 
 class OutputFormat(str, Enum):
     table = "table"
     json = "json"
     yaml = "yaml"
-    csv = "csv"
+    csv = "csv"  # formula-like text cells neutralised for spreadsheets (docs/csv.md)
+    csv_raw = "csv-raw"  # the same CSV, every cell exactly as the data has it
+
+    @property
+    def is_csv(self) -> bool:
+        return self in (OutputFormat.csv, OutputFormat.csv_raw)
+
+
+Segment = str | tuple[str, "str | None"]  # text, or (text, style)
+
+
+def colour_wanted(stream: TextIO, *, no_color: bool = False) -> bool:
+    """Whether to style ``stream``: never with --no-color; always with FORCE_COLOR; never
+    with NO_COLOR; else when it is a terminal (not TERM=dumb)."""
+    if no_color:
+        return False
+    if os.environ.get("FORCE_COLOR", "") not in ("", "0"):
+        return True
+    if os.environ.get("NO_COLOR"):
+        return False
+    return stream.isatty() and os.environ.get("TERM") != "dumb"
 
 
 class Renderer:
-    """Owns the consoles, styles and formats of one kpictl run."""
+    """Owns the consoles, styles and formats of one kpictl run.
+
+    Output is written with plain ANSI codes (no Rich markup: data can never steer it),
+    every piece of data made visible (``text.visible``), laid out for the terminal's
+    width (``terminal_width``) by the one table style of ``render.table``.
+    """
 
     def __init__(self, *, no_color: bool = False) -> None:
-        self.no_color = no_color or bool(os.environ.get("NO_COLOR"))
-        self._out: Console | None = None
-        self._err: Console | None = None
+        self.no_color = no_color
+        self._err_console: Console | None = None
 
-    # consoles are created on first use: importing Rich costs start-up time
+    # -- the terminal ----------------------------------------------------------------
+
     @property
-    def out(self) -> Console:
-        if self._out is None:
-            self._out = self._console(stderr=False)
-        return self._out
+    def colour_out(self) -> bool:
+        return colour_wanted(sys.stdout, no_color=self.no_color)
+
+    @property
+    def colour_err(self) -> bool:
+        return colour_wanted(sys.stderr, no_color=self.no_color)
+
+    @property
+    def width(self) -> int | None:
+        """Columns to lay stdout out in: the terminal's (or COLUMNS); None when piped."""
+        columns = os.environ.get("COLUMNS", "")
+        if columns.isdigit() and int(columns) > 0:
+            return int(columns)
+        if sys.stdout.isatty():
+            import shutil
+
+            return shutil.get_terminal_size().columns
+        return None
 
     @property
     def err(self) -> Console:
-        if self._err is None:
-            self._err = self._console(stderr=True)
-        return self._err
+        """A Rich console on stderr, for the progress bar only."""
+        if self._err_console is None:
+            from rich.console import Console
 
-    def _console(self, *, stderr: bool) -> Console:
-        from rich.console import Console
-
-        stream = sys.stderr if stderr else sys.stdout
-        # Off a terminal (pipes, CI logs) Rich would assume 80 columns and squeeze tables.
-        width = None if stream.isatty() or os.environ.get("COLUMNS") else 250
-        return Console(
-            stderr=stderr,
-            no_color=self.no_color,
-            highlight=False,
-            emoji=False,
-            width=width,
-        )
+            colour = self.colour_err
+            self._err_console = Console(
+                stderr=True,
+                color_system="auto" if colour else None,
+                force_terminal=True if colour else None,
+                no_color=not colour,
+                highlight=False,
+                emoji=False,
+                markup=False,
+            )
+        return self._err_console
 
     # -- messages (stderr) -----------------------------------------------------------
 
@@ -90,19 +119,11 @@ class Renderer:
         self._message(None, None, message)
 
     def _message(self, label: str | None, style: str | None, message: str) -> None:
-        line = message.replace("\n", " ")
-        if self.no_color or not sys.stderr.isatty():
-            sys.stderr.write(f"{label}: {line}\n" if label else f"{line}\n")
-            sys.stderr.flush()
-            return
-        from rich.text import Text
-
-        text = Text()
+        line = visible(message.replace("\n", " "))
         if label:
-            text.append(f"{label}:", style=style)
-            text.append(" ")
-        text.append(line)
-        self.err.print(text)
+            line = f"{Painter(self.colour_err)(label + ':', style)} {line}"
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
 
     def problems(self, problems: Iterable[Problem]) -> None:
         from kpictl.render.problems import render_problems
@@ -116,33 +137,72 @@ class Renderer:
         records: Sequence[dict[str, Any]],
         output: OutputFormat,
         *,
-        columns: Sequence[str] | None = None,
+        columns: Sequence[Column | str] | None = None,
         title: str | None = None,
+        csv: str | None = None,
     ) -> None:
-        """Records as a plain table, or as JSON/YAML/CSV with every key."""
+        """Records as a table, or as JSON/YAML/CSV with every key."""
         if output == OutputFormat.table:
             cols = list(columns or (records[0].keys() if records else []))
             table = self.table(*cols, title=title)
+            names = [c.header if isinstance(c, Column) else c for c in cols]
             for rec in records:
-                table.add_row(*(fmt_num(rec.get(c)) for c in cols))
-            self.out.print(table)
+                table.add_row(*(fmt_num(rec.get(c)) for c in names))
+            self.print_table(table)
         else:
-            self.structured(list(records), output)
+            self.structured(list(records), output, csv=csv)
 
-    def structured(self, data: Any, output: OutputFormat) -> None:
-        """JSON, YAML or CSV on stdout (CSV wants a list of flat records)."""
+    def structured(self, data: Any, output: OutputFormat, *, csv: str | None = None) -> None:
+        """JSON, YAML or CSV on stdout. CSV wants the command's name (``csv``: its
+        header in ``render.csvout``) and flat records (a dict is one record)."""
+        if output.is_csv and csv is not None:
+            from kpictl.render.csvout import write_csv
+
+            write_csv(csv, data if isinstance(data, list) else [data], output)
+            return
         from kpictl.render.formats import write_structured
 
         write_structured(data, output)
 
-    def table(self, *columns: str, title: str | None = None) -> Any:
-        from rich import box
-        from rich.table import Table
+    def table(self, *columns: Column | str, title: str | None = None) -> Table:
+        return Table(columns, title=title)
 
-        table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
-        for col in columns:
-            table.add_column(col, no_wrap=True)
-        return table
+    def print_table(self, table: Table) -> None:
+        write = sys.stdout.write
+        for line in table.lines(self.width, self.colour_out):
+            write(line + "\n")
+        sys.stdout.flush()
+
+    def print(self, *segments: Segment, indent: str = "") -> None:
+        """One line of styled segments on stdout, wrapped between words to the width
+        (continuation lines start with ``indent``)."""
+        paint = Painter(self.colour_out)
+        if not paint.colour:
+            text = "".join(visible(s if isinstance(s, str) else s[0]) for s in segments)
+            self._write_wrapped(text, indent)
+            return
+        plain = "".join(s if isinstance(s, str) else s[0] for s in segments)
+        width = self.width
+        if width is not None and cell_len(plain) > width:  # wrapped lines lose their styles
+            styles = {s[1] for s in segments if not isinstance(s, str)} - {None}
+            style = styles.pop() if len(styles) == 1 else None
+            for line in wrap_words(visible(plain), width, indent=indent):
+                sys.stdout.write(paint(line, style) + "\n")
+            return
+        sys.stdout.write(
+            "".join(
+                visible(s) if isinstance(s, str) else paint(visible(s[0]), s[1]) for s in segments
+            )
+            + "\n"
+        )
+
+    def _write_wrapped(self, text: str, indent: str) -> None:
+        width = self.width
+        if width is None or cell_len(text) <= width:
+            sys.stdout.write(text + "\n")
+            return
+        for line in wrap_words(text, width, indent=indent):
+            sys.stdout.write(line + "\n")
 
     # -- presenters that callers reach through the renderer ---------------------------
 
@@ -166,14 +226,31 @@ class Renderer:
     def lines(self, lines: Iterable[tuple[str | None, str]]) -> None:
         """Styled lines to stdout, fast: plans can have 100,000 lines, and Rich's
         per-line rendering costs milliseconds each, so colours are plain ANSI codes."""
-        colour = not self.no_color and sys.stdout.isatty()
-        write = sys.stdout.write
-        for style, text in lines:
-            if colour and style:
-                write(f"{ANSI[style]}{text}\x1b[0m\n")
-            else:
-                write(text + "\n")
+        write_lines(sys.stdout.write, lines, colour=self.colour_out, width=self.width)
         sys.stdout.flush()
+
+
+def write_lines(
+    write: Callable[[str], Any],
+    lines: Iterable[tuple[str | None, str]],
+    *,
+    colour: bool,
+    width: int | None,
+) -> None:
+    """(style, text) lines, each made visible and wrapped between words to ``width``
+    (continuation lines indented under the line's text)."""
+    paint = Painter(colour)
+    for style, text in lines:
+        if not (text.isascii() and text.isprintable()):
+            text = visible(text)
+        if width is not None and len(text) > width:
+            indent = leading(text) + "    "
+            for part in wrap_words(text, width, indent=indent):
+                write(paint(part, style) + "\n")
+        elif colour and style:
+            write(paint(text, style) + "\n")
+        else:
+            write(text + "\n")
 
 
 # -- progress (stderr) -------------------------------------------------------------------
@@ -186,8 +263,10 @@ def progress(renderer: Renderer, description: str, *, unit: str) -> Iterator[Pro
     """A progress bar on stderr while work runs, as a ``(done, total)`` callback.
 
     Only when both stderr and stdout are terminals: piped or captured runs stay quiet.
+    Without colour (--no-color, NO_COLOR) there is no bar either: drawing one takes
+    escape sequences, and then kpictl emits none.
     """
-    if not (sys.stderr.isatty() and sys.stdout.isatty()):
+    if not (sys.stderr.isatty() and sys.stdout.isatty() and renderer.colour_err):
         yield _no_progress
         return
     from rich.progress import (

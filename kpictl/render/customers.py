@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from kpictl.render.console import OutputFormat, Renderer
+from kpictl.render.table import prose
 
 if TYPE_CHECKING:
     from kpictl.api import CustomerInfo
@@ -18,4 +19,9 @@ def render_customers(
     if output == OutputFormat.table and not rows:
         renderer.info("no customers")
         return
-    renderer.records(rows, output, columns=["slug", "name", "own_ranges", "created_at"])
+    renderer.records(
+        rows,
+        output,
+        columns=["slug", prose("name"), "own_ranges", "created_at"],
+        csv="customers list",
+    )

@@ -1,54 +1,30 @@
-"""Machine formats on stdout: JSON, YAML and CSV, and whole documents as they are."""
+"""Machine formats on stdout: JSON and YAML (CSV: ``render.csvout``), and whole documents
+as they are."""
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from kpictl.render.numbers import fmt_num, json_value
+from kpictl.render.numbers import json_value
 
 if TYPE_CHECKING:
     from kpictl.render.console import OutputFormat
 
 
 def write_structured(data: Any, output: OutputFormat) -> None:
-    """JSON, YAML or CSV on stdout (CSV wants a list of flat records)."""
+    """JSON or YAML on stdout."""
     if output == "json":
         sys.stdout.write(json.dumps(json_value(data), indent=2, ensure_ascii=False) + "\n")
     elif output == "yaml":
         import yaml
 
         sys.stdout.write(yaml.safe_dump(json_value(data), sort_keys=False, allow_unicode=True))
-    elif output == "csv":
-        rows = data if isinstance(data, list) else [data]
-        fieldnames: list[str] = []
-        for row in rows:
-            fieldnames.extend(k for k in row if k not in fieldnames)
-        writer = csv.DictWriter(sys.stdout, fieldnames=fieldnames, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: csv_cell(v) for k, v in row.items()})
-    else:  # pragma: no cover - table is rendered by the caller
+    else:  # pragma: no cover - tables are drawn, CSV is written by render.csvout
         raise ValueError(output)
-    sys.stdout.flush()
-
-
-def csv_cell(value: Any) -> Any:
-    if isinstance(value, (dict, list)):
-        return json.dumps(json_value(value))
-    return fmt_num(value) if isinstance(value, float) else value
-
-
-def write_csv_records(rows: Iterable[dict[str, Any]], fieldnames: Sequence[str]) -> None:
-    """CSV with a fixed header, also when there are no rows."""
-    writer = csv.DictWriter(sys.stdout, fieldnames=list(fieldnames), lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: csv_cell(row.get(k)) for k in fieldnames})
     sys.stdout.flush()
 
 

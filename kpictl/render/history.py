@@ -6,28 +6,18 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from kpictl.render.console import OutputFormat, Renderer
-from kpictl.render.formats import write_csv_records
+from kpictl.render.csvout import CSV_HEADERS, write_csv
 
 if TYPE_CHECKING:
     from kpictl.drift import Revision
 
-HISTORY_FIELDS = (
-    "scope",
-    "version",
-    "applied_at",
-    "applied_by",
-    "adds",
-    "changes",
-    "removes",
-    "sha256",
-    "content_sha256",
-)
+HISTORY_FIELDS = CSV_HEADERS["history"]
 
 
 def render_history(renderer: Renderer, revisions: Sequence[Revision], output: OutputFormat) -> None:
     """``history``: the revision log, newest first (the sha256 shortened in the table)."""
-    if output == OutputFormat.csv:
-        write_csv_records([r.as_dict() for r in revisions], HISTORY_FIELDS)
+    if output.is_csv:
+        write_csv("history", (r.as_dict() for r in revisions), output)
         return
     if output != OutputFormat.table:
         renderer.structured([r.as_dict() for r in revisions], output)
@@ -49,4 +39,4 @@ def render_history(renderer: Renderer, revisions: Sequence[Revision], output: Ou
             str(rev.removes),
             rev.sha256[:12],
         )
-    renderer.out.print(table)
+    renderer.print_table(table)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kpictl.render.console import OutputFormat, Renderer
+from kpictl.render.csvout import check_row, write_csv
+from kpictl.render.table import Styled, prose
 
 if TYPE_CHECKING:
-    from kpictl.isolation import CheckResult, IsolationReport
+    from kpictl.isolation import IsolationReport
 
 CHECK_STATUS_STYLE = {"passed": "green", "failed": "bold red", "skipped": "yellow"}
 
@@ -17,38 +19,38 @@ def render_isolation(renderer: Renderer, report: IsolationReport, output: Output
     """The checks and their violations, then the verdict line on stderr."""
     if output == OutputFormat.table:
         _show(renderer, report)
-    elif output == OutputFormat.csv:
-        renderer.structured([_flat(c) for c in report.checks], output)
+    elif output.is_csv:
+        write_csv("verify-isolation", map(check_row, report.checks), output)
     else:
         renderer.structured(report.as_dict(), output)
     _summary(renderer, report)
 
 
 def _show(renderer: Renderer, report: IsolationReport) -> None:
-    from rich.text import Text
-
     scope = f" (customers: {', '.join(report.customers)})" if report.customers else ""
     table = renderer.table(
-        "check", "result", "violations", "what it proves", title=f"tenant isolation{scope}"
+        "check", "result", "violations", prose("what it proves"), title=f"tenant isolation{scope}"
     )
     for check in report.checks:
         table.add_row(
             check.name,
-            Text(check.status, CHECK_STATUS_STYLE[check.status]),
+            Styled(check.status, CHECK_STATUS_STYLE[check.status]),
             str(len(check.violations)) if check.status != "skipped" else "",
             check.description,
         )
-    renderer.out.print(table)
+    renderer.print_table(table)
     for check in report.checks:
         if check.skipped:
-            renderer.out.print(Text(f"{check.name}: {check.skipped}", "yellow"))
+            renderer.print((f"{check.name}: {check.skipped}", "yellow"))
     for check in report.failed:
-        details = renderer.table("table", "customer", "kpi", "rows", "problem", title=check.name)
+        details = renderer.table(
+            "table", "customer", "kpi", prose("rows"), prose("problem"), title=check.name
+        )
         for v in check.violations:
             who = v.customer or (f"id {v.customer_id}" if v.customer_id is not None else "")
             rows = ", ".join(str(i) for i in v.row_ids)
-            details.add_row(v.table or "", who, v.kpi_name or "", rows, Text(v.message, "red"))
-        renderer.out.print(details)
+            details.add_row(v.table or "", who, v.kpi_name or "", rows, Styled(v.message, "red"))
+        renderer.print_table(details)
 
 
 def _summary(renderer: Renderer, report: IsolationReport) -> None:
@@ -64,17 +66,6 @@ def _summary(renderer: Renderer, report: IsolationReport) -> None:
         renderer.info(message)
     else:
         renderer.error(message)
-
-
-def _flat(check: CheckResult) -> dict[str, Any]:
-    """One CSV row per check: the violations as their messages."""
-    return {
-        "name": check.name,
-        "ok": check.ok,
-        "status": check.status,
-        "violations": "; ".join(v.message for v in check.violations),
-        "reason": check.skipped or "",
-    }
 
 
 def junit_xml(report: IsolationReport) -> str:

@@ -19,4 +19,10 @@ def render_observations(
     if output == OutputFormat.table and not records:
         renderer.info("no observations")
         return
-    renderer.records(records, output, columns=["kpi_name", "observed_at", "value"], title=title)
+    renderer.records(
+        records,
+        output,
+        columns=["kpi_name", "observed_at", "value"],
+        title=title,
+        csv="observations list",
+    )

@@ -13,8 +13,8 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from kpictl.render.console import ANSI, OutputFormat, Renderer
-from kpictl.render.formats import write_csv_records
+from kpictl.render.console import OutputFormat, Renderer, write_lines
+from kpictl.render.csvout import change_row, write_csv
 from kpictl.render.numbers import fmt_num, json_value, number_text
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 Line = tuple[str | None, str]
 
-CHANGE_FIELDS = ("scope", "kpi_name", "action", "fields")
+CHANGE_FIELDS = ("scope", "kpi_name", "action", "fields")  # the JSON shape's keys
 
 
 def plan_changes(plan: Plan) -> list[dict[str, Any]]:
@@ -77,11 +77,6 @@ def change_line(change: RowChange) -> Line:
     return "yellow", f"  ~ {change.kpi_name}: {fields}"
 
 
-def write_lines(write: Any, lines: Iterator[Line], *, colour: bool) -> None:
-    for style, text in lines:
-        write(f"{ANSI[style]}{text}\x1b[0m\n" if colour and style else text + "\n")
-
-
 # -- seed ----------------------------------------------------------------------------------
 
 
@@ -132,7 +127,8 @@ class PlanPrinter:
         import tempfile
 
         self.renderer = renderer
-        self.colour = not renderer.no_color and sys.stdout.isatty()
+        self.colour = renderer.colour_out
+        self.width = renderer.width
         self.hidden = 0  # scopes planned with nothing to show: they count as unchanged
         # open across add() calls; finish() closes it, and a failed seed drops it
         self._spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115
@@ -145,7 +141,9 @@ class PlanPrinter:
             if not scope_shown(scope):
                 self.hidden += 1
                 continue
-            write_lines(self._spool.write, seed_scope_lines(scope), colour=self.colour)
+            write_lines(
+                self._spool.write, seed_scope_lines(scope), colour=self.colour, width=self.width
+            )
 
     def finish(self, totals: PlanTotals) -> None:
         """Print the plan: every scope's lines, then the summary of ``totals``."""
@@ -200,6 +198,17 @@ class PlanDocument:
         sys.stdout.flush()
 
 
+def render_seed_changes(
+    renderer: Renderer, changes: list[dict[str, Any]], output: OutputFormat, **extra: Any
+) -> None:
+    """``seed -o yaml|csv``: the plan's changes (and ``extra``: applied, dry_run); CSV
+    has one row per change (``applied`` and ``dry_run`` are on stderr's last line)."""
+    if output.is_csv:
+        write_csv("seed", map(change_row, changes), output)
+    else:
+        renderer.structured({"changes": changes, **extra}, output)
+
+
 # -- diff ----------------------------------------------------------------------------------
 
 
@@ -208,8 +217,8 @@ def render_drift(renderer: Renderer, report: DriftReport, output: OutputFormat) 
 
     JSON and YAML give the whole report; CSV gives its changes, one row each.
     """
-    if output == OutputFormat.csv:
-        write_csv_records(plan_changes(report.plan), CHANGE_FIELDS)
+    if output.is_csv:
+        write_csv("diff", map(change_row, plan_changes(report.plan)), output)
         return
     if output != OutputFormat.table:
         renderer.structured({"changes": plan_changes(report.plan), **report.as_dict()}, output)

@@ -24,6 +24,11 @@ def render_validation(
     renderer: Renderer, problems: Sequence[Problem], output: OutputFormat, *, failed: bool
 ) -> None:
     """``validate``: the problems, then the verdict (or the document with -o)."""
+    if output.is_csv:  # one row per problem
+        from kpictl.render.csvout import problem_row, write_csv
+
+        write_csv("validate", map(problem_row, problems), output)
+        return
     if output != OutputFormat.table:
         renderer.structured(
             {

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kpictl.render.console import OutputFormat, Renderer
-from kpictl.render.formats import write_csv_records
+from kpictl.render.csvout import change_row, write_csv
 from kpictl.render.numbers import fmt_num
+from kpictl.render.table import Cell, Styled, prose
 
 if TYPE_CHECKING:
     from kpictl.drift import Comparison
@@ -32,7 +33,7 @@ def render_ranges(
 ) -> None:
     """``list``: one line per range (the owner's column when there are several owners)."""
     if output != OutputFormat.table:
-        renderer.structured([r.as_dict() for r in rows], output)
+        renderer.structured([r.as_dict() for r in rows], output, csv="list")
         return
     if not rows:
         renderer.info("no ranges")
@@ -46,13 +47,13 @@ def render_ranges(
         "risk",
         "healthy",
         "weight",
-        "playbook",
+        prose("playbook"),
         "source",
         title=title,
     )
     for row in rows:
         r = row.range
-        cells = [row.customer or "(defaults)"] if show_owner else []
+        cells: list[Cell] = [row.customer or "(defaults)"] if show_owner else []
         cells += [
             row.kpi_name,
             _styled(band_text(r.critical), "red"),
@@ -63,31 +64,25 @@ def render_ranges(
             row.source,
         ]
         table.add_row(*cells)
-    renderer.out.print(table)
+    renderer.print_table(table)
 
 
-def _styled(text: str, style: str) -> Any:
-    from rich.text import Text
-
-    return Text(text, style=style) if text else ""
+def _styled(text: str, style: str) -> Styled:
+    return Styled(text, style)
 
 
 def render_comparison(renderer: Renderer, comparison: Comparison, output: OutputFormat) -> None:
     """``diff --against``: both sides of every KPI that differs, with their sources."""
-    from kpictl.render.plans import CHANGE_FIELDS
-
-    if output == OutputFormat.csv:
-        write_csv_records(comparison.as_dict()["changes"], CHANGE_FIELDS)
+    if output.is_csv:
+        write_csv("diff --against", map(change_row, comparison.as_dict()["changes"]), output)
         return
     if output != OutputFormat.table:
         renderer.structured(comparison.as_dict(), output)
         return
-    from rich.text import Text
-
     left, right = comparison.left, comparison.right_label
     if not comparison.differs:
-        renderer.out.print(
-            Text(f"No differences: {left} and {right} have the same effective ranges.", "bold")
+        renderer.print(
+            (f"No differences: {left} and {right} have the same effective ranges.", "bold")
         )
         return
     n = len(comparison.kpis)
@@ -99,14 +94,14 @@ def render_comparison(renderer: Renderer, comparison: Comparison, output: Output
         "risk",
         "healthy",
         "weight",
-        "playbook",
+        prose("playbook"),
         title=f"effective ranges of {left} against {right}: "
         + (f"{n} KPIs differ" if n != 1 else "1 KPI differs"),
     )
     for kpi in comparison.kpis:
         changed = set(kpi.fields)
         for i, (label, row) in enumerate(((left, kpi.left), (right, kpi.right))):
-            cells: list[Any] = [kpi.kpi_name if i == 0 else "", label]
+            cells: list[Cell] = [kpi.kpi_name if i == 0 else "", label]
             if row is None:
                 cells += ["(none)", "", "", "", "", ""]
             else:
@@ -119,12 +114,10 @@ def render_comparison(renderer: Renderer, comparison: Comparison, output: Output
                     _diff_cell(fmt_num(r.weight), "", "weight", changed),
                     _diff_cell(r.playbook or "", "", "playbook", changed),
                 ]
-            table.add_row(*cells, end_section=i == 1)
-    renderer.out.print(table)
+            table.add_row(*cells, section_end=i == 1)
+    renderer.print_table(table)
 
 
-def _diff_cell(text: str, style: str, column: str, changed: set[str]) -> Any:
-    from rich.text import Text
-
+def _diff_cell(text: str, style: str, column: str, changed: set[str]) -> Styled:
     differs = any(c == column or c.startswith(f"{column}_") for c in changed)
-    return Text(text, style=f"{style} bold".strip() if differs else style) if text else ""
+    return Styled(text, f"{style} bold".strip() if differs else style or None)
