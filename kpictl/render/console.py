@@ -119,10 +119,17 @@ class Renderer:
         self._message(None, None, message)
 
     def _message(self, label: str | None, style: str | None, message: str) -> None:
-        line = visible(message.replace("\n", " "))
+        text = visible(message.replace("\n", " "))
         if label:
-            line = f"{Painter(self.colour_err)(label + ':', style)} {line}"
-        sys.stderr.write(line + "\n")
+            text = f"{label}: {text}"
+        if sys.stderr.isatty():  # a person reads it: wrap between words, never in one
+            import shutil
+
+            width = shutil.get_terminal_size().columns
+            text = "\n".join(wrap_words(text, width, indent="  "))
+        if label:  # the text starts with "label:" still
+            text = Painter(self.colour_err)(label + ":", style) + text[len(label) + 1 :]
+        sys.stderr.write(text + "\n")
         sys.stderr.flush()
 
     def problems(self, problems: Iterable[Problem]) -> None:

@@ -36,12 +36,21 @@ def whole(token: str, output: str) -> bool:
     return re.search(rf"(?<![\w.]){re.escape(token)}(?![\w.])", output) is not None
 
 
-def on_screen(args: list[str], *, columns: int, env: dict[str, str], escapes: bool = False) -> str:
+def on_screen(
+    args: list[str],
+    *,
+    columns: int,
+    env: dict[str, str],
+    escapes: bool = False,
+    cwd: Path | None = None,
+) -> str:
     """What a terminal of ``columns`` shows after ``kpictl ARGS``, as tmux captured it."""
     socket = f"kpictl-test-{uuid.uuid4().hex[:8]}"
     assigned = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
     command = (
-        f"env -u COLUMNS -u LINES -u NO_COLOR -u FORCE_COLOR TERM=xterm-256color {assigned} "
+        (f"cd {shlex.quote(str(cwd))} && " if cwd else "")
+        + "env -u COLUMNS -u LINES -u NO_COLOR -u FORCE_COLOR TERM=xterm-256color "
+        f"{assigned} "
         f"{shlex.quote(str(KPICTL))} {shlex.join(args)}; echo {DONE}; sleep 120"
     )
     tmux = ["tmux", "-L", socket, "-f", "/dev/null"]
@@ -125,3 +134,26 @@ def test_no_color_in_a_real_terminal_emits_no_escape_sequence(wide) -> None:
     ):
         screen = on_screen(args, columns=100, env={**env, **extra}, escapes=True)
         assert "\x1b" not in screen, (args, screen)
+
+
+@pytest.mark.parametrize("columns", [80, 60])
+def test_validate_problems_wrap_between_words_in_a_terminal(cli, columns: int) -> None:
+    acme = cli.ranges_dir / "customers" / "acme.yaml"
+    acme.write_text(
+        acme.read_text()
+        .replace("error_rate_pct:", "invocation_velocity_change_pct_typo:")
+        .replace("max: 100}", "max: 50}")
+    )
+    problems = json.loads(cli("validate", "-o", "json", expect=1).stdout)["problems"]
+    for problem in problems:
+        problem["path"] = str(Path(problem["path"]).relative_to(cli.ranges_dir.parent))
+        problem["message"] = problem["message"].replace(f"{cli.ranges_dir.parent}/", "")
+    assert problems
+    # run where the paths are short: a path wider than the terminal cannot stay whole
+    screen = on_screen(["validate"], columns=columns, env={}, cwd=cli.ranges_dir.parent)
+    for problem in problems:
+        assert whole(problem["path"], screen), screen
+        for word in problem["message"].split():
+            assert whole(word.strip(",:;()'"), screen) or not word.strip(",:;()'"), (word, screen)
+    labels = re.findall(r"^(error|warning): ", screen, re.M)
+    assert labels == [p["severity"] for p in problems], screen
