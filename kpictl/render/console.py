@@ -1,7 +1,8 @@
 """The console of one kpictl run: colours, message lines, stdout and stderr.
 
-Data goes to stdout, messages to stderr. Rich is imported only when a table or a
-coloured message is drawn, so fast commands stay fast.
+Data goes to stdout, messages to stderr. Output is plain text with ANSI styles when
+colour is wanted (``colour_wanted``: --no-color, FORCE_COLOR, NO_COLOR, a terminal);
+Rich draws only the progress bar, so nothing kpictl prints is read as markup.
 """
 
 from __future__ import annotations

@@ -192,7 +192,7 @@ class Layout:
             room = (self.limit or 0) - len(BELOW_INDENT)
             for i, column in enumerate(self.columns):
                 cell = row.cells[i]
-                if column.prose and cell.text:
+                if column.prose and cell.text.strip():
                     for line in _wrap_cell(cell.text, room):
                         yield BELOW_INDENT + paint(line, cell.style or row.style)
 
@@ -200,7 +200,7 @@ class Layout:
         label_width = max(cell_len(c.header) for c in self.columns) + 2
         room = (self.limit or 0) - label_width
         for column, cell in zip(self.columns, row.cells, strict=True):
-            if not cell.text:
+            if not cell.text.strip():
                 continue
             label = f"{column.header}:".ljust(label_width)
             style = cell.style or row.style
@@ -214,7 +214,9 @@ def _total(widths: Sequence[int]) -> int:
 
 
 def _wrap_cell(text: str, width: int) -> list[str]:
-    return list(wrap_words(text, width)) if width > 0 else [text]
+    """A cell's lines (no trailing spaces: piped output has none)."""
+    lines = wrap_words(text, width) if width > 0 else [text]
+    return [line.rstrip() for line in lines]
 
 
 def _join(cells: Sequence[Styled], widths: Sequence[int], style: str | None, paint: Painter) -> str:
