@@ -162,6 +162,12 @@ class IsolationReport:
             "customers": list(self.customers) or None,
         }
 
+    def junit_xml(self) -> str:
+        """The JUnit XML report (written by ``kpictl.render.isolation.junit_xml``)."""
+        from kpictl.render.isolation import junit_xml
+
+        return junit_xml(self)
+
 
 # -- the verb ------------------------------------------------------------------------
 

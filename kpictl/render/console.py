@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from kpictl.rangefiles.model import Problem
     from kpictl.render.plans import PlanDocument, PlanPrinter
+    from kpictl.store import RangeRow
 
 STATUS_STYLE = {"healthy": "green", "risk": "yellow", "critical": "red", "unknown": "dim"}
 
@@ -214,7 +215,7 @@ class Renderer:
 
     # -- presenters that callers reach through the renderer ---------------------------
 
-    def ranges(self, rows: Sequence[Any], output: OutputFormat, *, title: str | None) -> None:
+    def ranges(self, rows: Sequence[RangeRow], output: OutputFormat, *, title: str | None) -> None:
         from kpictl.render.ranges import render_ranges
 
         render_ranges(self, rows, output, title=title)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kpictl.render.console import STATUS_STYLE, OutputFormat, Renderer, Segment
 from kpictl.render.csvout import score_rows, write_csv
@@ -100,7 +100,7 @@ def _iso_text(value: datetime) -> str:
     return iso(value.replace(microsecond=0))
 
 
-def _operand(value: Any) -> str:
+def _operand(value: float | None) -> str:
     text = fmt_num(value)
     return f"({text})" if text.startswith("-") else text
 
