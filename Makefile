@@ -12,7 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+## tmux gives the tests a real terminal; scripts/ensure-tmux installs it when missing.
 install: $(STAMP)
+	-@scripts/ensure-tmux
 
 ## The main job on the embedded SQLite default (kpictl.db in this directory): validate and
 ## seed ranges/, show data-center's ranges, prove isolation, import sample values, score.

@@ -44,6 +44,7 @@ from kpictl.rangefiles.model import (
     Problem,
     Scoring,
 )
+from kpictl.render.numbers import fmt_num
 from kpictl.settings import Settings
 
 _POINTS_ORDER = ("healthy", "risk", "critical")
@@ -64,9 +65,7 @@ def yaml_number(value: float) -> str:
         return ".inf" if number > 0 else "-.inf"
     if number == 0 and math.copysign(1.0, number) < 0:
         return "-0.0"
-    if number.is_integer() and abs(number) < 1e15:
-        return str(int(number))
-    return repr(number)
+    return fmt_num(number)
 
 
 def yaml_string(text: str) -> str:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import re
 import time
-import xml.etree.ElementTree as ET
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -164,45 +163,10 @@ class IsolationReport:
         }
 
     def junit_xml(self) -> str:
-        """A JUnit XML document with one testcase per check, for CI dashboards."""
-        failures = sum(1 for c in self.checks if c.status == "failed")
-        skipped = sum(1 for c in self.checks if c.status == "skipped")
-        counts = {
-            "tests": str(len(self.checks)),
-            "failures": str(failures),
-            "errors": "0",
-            "skipped": str(skipped),
-            "time": f"{self.seconds:.3f}",
-        }
-        suites = ET.Element("testsuites", {"name": "kpictl verify-isolation", **counts})
-        suite = ET.SubElement(suites, "testsuite", {"name": "verify-isolation", **counts})
-        properties = ET.SubElement(suite, "properties")
-        ET.SubElement(properties, "property", {"name": "backend", "value": self.backend})
-        if self.customers:
-            ET.SubElement(
-                properties, "property", {"name": "customers", "value": ",".join(self.customers)}
-            )
-        for check in self.checks:
-            case = ET.SubElement(
-                suite,
-                "testcase",
-                {"classname": "kpictl.verify_isolation", "name": check.name, "time": "0"},
-            )
-            if check.status == "failed":
-                n = len(check.violations)
-                failure = ET.SubElement(
-                    case,
-                    "failure",
-                    {
-                        "type": "IsolationViolation",
-                        "message": f"{n} violation{'s' if n != 1 else ''}: {check.description}",
-                    },
-                )
-                failure.text = "\n".join(v.message for v in check.violations)
-            elif check.status == "skipped":
-                ET.SubElement(case, "skipped", {"message": check.skipped or ""})
-        ET.indent(suites)
-        return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, "unicode") + "\n"
+        """The JUnit XML report (written by ``kpictl.render.isolation.junit_xml``)."""
+        from kpictl.render.isolation import junit_xml
+
+        return junit_xml(self)
 
 
 # -- the verb ------------------------------------------------------------------------

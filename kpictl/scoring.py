@@ -21,6 +21,7 @@ from typing import Any
 from kpictl.bands import BAND_STATUSES, SEVERITY, Status, band_of, is_alert
 from kpictl.errors import MissingValues
 from kpictl.rangefiles.model import Band, KpiRange, Scoring
+from kpictl.render.numbers import fmt_num
 
 HEALTH_SCORE = "health_score"
 DEFAULT_POINTS: dict[str, float] = {"healthy": 100.0, "risk": 50.0, "critical": 0.0}
@@ -210,7 +211,7 @@ class ScoreCard:
         out["status_from"] = (
             f"health_score range ({self.health_range_source})"
             if self.health_range is not None
-            else f"thresholds: healthy >= {HEALTHY_FROM:g}, risk >= {RISK_FROM:g}"
+            else f"thresholds: healthy >= {fmt_num(HEALTHY_FROM)}, risk >= {fmt_num(RISK_FROM)}"
         )
         return out
 
@@ -278,7 +279,7 @@ def score(
         status: Status = found[0] if found else "unknown"
         counted = model.model == "ranges" and found is not None
         if model.model == "ranges" and found is None:
-            skipped.append(Skipped(name, f"value {_fmt(given.value)} is in no band (a gap)"))
+            skipped.append(Skipped(name, f"value {fmt_num(given.value)} is in no band (a gap)"))
         kpis.append(
             KpiScore(
                 kpi_name=name,
@@ -381,10 +382,6 @@ def _no_scorable(counted: list[KpiScore], skipped: list[Skipped]) -> str:
             counts["in a gap"] += 1
     why = ", ".join(f"{n} {what}" for what, n in counts.items() if n)
     return f"no scorable KPI ({why or 'no ranges and no values'})"
-
-
-def _fmt(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(value)
 
 
 def iso(value: datetime) -> str:

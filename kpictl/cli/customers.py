@@ -9,7 +9,7 @@ import typer
 
 from kpictl.cli.context import Output, app_context
 from kpictl.errors import ConfirmationRequired
-from kpictl.render import OutputFormat
+from kpictl.render import OutputFormat, render_customers, visible
 
 app = typer.Typer(help="Manage customers (tenants).", no_args_is_help=True)
 
@@ -25,11 +25,7 @@ def list_customers(ctx: typer.Context, output: Output = OutputFormat.table) -> N
     from kpictl import api
 
     ui = app_context(ctx)
-    rows = [c.as_dict() for c in api.list_customers(ui.settings)]
-    if output == OutputFormat.table and not rows:
-        ui.renderer.info("no customers")
-        return
-    ui.renderer.records(rows, output, columns=["slug", "name", "own_ranges", "created_at"])
+    render_customers(ui.renderer, api.list_customers(ui.settings), output)
 
 
 @app.command("add")
@@ -72,7 +68,8 @@ def remove(
                 f"refusing to remove customer {slug!r} without --yes", hint="add --yes"
             )
         typer.confirm(
-            f"Remove customer {slug} and all its ranges, observations and scores?", abort=True
+            f"Remove customer {visible(slug)} and all its ranges, observations and scores?",
+            abort=True,
         )
     removed = api.remove_customer(ui.settings, slug)
     ui.renderer.info(f"removed customer {removed.slug} and everything of it")

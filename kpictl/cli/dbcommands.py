@@ -8,7 +8,7 @@ import typer
 
 from kpictl.cli.completion import complete_customer, complete_kpi
 from kpictl.cli.context import DEFAULT_LOCK, CustomerOpt, LockTimeout, Output, app_context
-from kpictl.render import OutputFormat, plan_changes
+from kpictl.render import OutputFormat, plan_changes, render_seed_changes
 
 
 def init(ctx: typer.Context) -> None:
@@ -96,8 +96,8 @@ def seed(
     if document is not None:
         document.finish(applied=result.applied, dry_run=result.dry_run)
     elif output != OutputFormat.table:
-        renderer.structured(
-            {"changes": changes, "applied": result.applied, "dry_run": result.dry_run}, output
+        render_seed_changes(
+            renderer, changes, output, applied=result.applied, dry_run=result.dry_run
         )
     if result.dry_run:
         renderer.info("dry run: nothing was written")

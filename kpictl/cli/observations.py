@@ -50,7 +50,7 @@ def import_(
             on_progress=on_progress,
         )
     if output != OutputFormat.table:
-        app.renderer.structured(result.as_dict(), output)
+        app.renderer.structured(result.as_dict(), output, csv="observations import")
     app.renderer.info(
         f"imported {result.rows} observation(s) from {result.source}: "
         f"{result.inserted} inserted, {result.replaced} replaced, {result.unchanged} unchanged"

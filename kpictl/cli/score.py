@@ -10,7 +10,7 @@ import typer
 
 from kpictl.cli.context import DEFAULT_LOCK, LockTimeout, Output, app_context
 from kpictl.errors import EXIT_PROBLEM, UsageError
-from kpictl.render import OutputFormat
+from kpictl.render import OutputFormat, fmt_num, score_text
 
 
 def score(
@@ -106,8 +106,8 @@ def score(
             under = result.under(fail_under)
             if under:
                 renderer.error(
-                    f"{len(under)} customer(s) score under {fail_under:g}: "
-                    + ", ".join(f"{s.customer} ({round(s.score or 0.0, 2):g})" for s in under)
+                    f"{len(under)} customer(s) score under {fmt_num(fail_under)}: "
+                    + ", ".join(f"{s.customer} ({score_text(s.score or 0.0)})" for s in under)
                 )
                 raise typer.Exit(EXIT_PROBLEM)
         return

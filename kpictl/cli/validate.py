@@ -9,7 +9,7 @@ import typer
 
 from kpictl.cli.context import Output, app_context
 from kpictl.errors import EXIT_PROBLEM
-from kpictl.render import OutputFormat
+from kpictl.render import OutputFormat, render_validation
 
 
 def validate(
@@ -39,26 +39,6 @@ def validate(
     errors = [p for p in problems if p.severity == "error"]
     warnings = [p for p in problems if p.severity == "warning"]
     failed = bool(errors or (strict and warnings))
-    if output != OutputFormat.table:
-        app.renderer.structured(
-            {
-                "ok": not failed,
-                "problems": [
-                    {
-                        "path": p.path,
-                        "line": p.line,
-                        "where": p.where,
-                        "message": p.message,
-                        "severity": p.severity,
-                    }
-                    for p in problems
-                ],
-            },
-            output,
-        )
-    else:
-        app.renderer.problems(problems)
-        summary = f"{len(errors)} error(s), {len(warnings)} warning(s)"
-        app.renderer.info(("invalid: " if failed else "valid: ") + summary)
+    render_validation(app.renderer, problems, output, failed=failed)
     if failed:
         raise typer.Exit(EXIT_PROBLEM)

@@ -20,6 +20,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import NullPool
 
 from kpictl.errors import DatabaseError, DatabaseUnavailable, KpictlError, LockTimeout, SchemaTooNew
+from kpictl.render.numbers import fmt_num
 from kpictl.settings import DEFAULT_LOCK_TIMEOUT, Settings, password_of
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -333,7 +334,7 @@ def _advisory_write_lock(conn: Connection, seconds: float) -> None:
 def _lock_not_obtained(seconds: float) -> LockTimeout:
     return LockTimeout(
         "could not obtain the database lock in time: another writer held kpictl's "
-        f"write lock for more than {seconds:g} s (--lock-timeout); nothing was written",
+        f"write lock for more than {fmt_num(seconds)} s (--lock-timeout); nothing was written",
         hint="another kpictl (seed, import, score --save) may be running; retry, "
         "or raise --lock-timeout",
     )

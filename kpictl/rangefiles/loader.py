@@ -71,6 +71,7 @@ from kpictl.rangefiles.rules import (
     control_character,
 )
 from kpictl.rangefiles.yamlstrict import MAX_BYTES, KeyPath, StrictYamlError, read_yaml
+from kpictl.render.numbers import fmt_num
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
@@ -816,7 +817,7 @@ class _Check:
         if "weight" in spec:
             number = self.number(spec["weight"], (*path, "weight"))
             if number is not None and number < 0:
-                self.error((*path, "weight"), f"must be >= 0, got {_fmt(number)}")
+                self.error((*path, "weight"), f"must be >= 0, got {fmt_num(number)}")
             weight = number if number is not None else weight
 
         playbook = spec.get("playbook")
@@ -845,7 +846,7 @@ class _Check:
         if ("min" in spec and low is None) or ("max" in spec and high is None):
             return None
         if low is not None and high is not None and low >= high:
-            self.error(path, f"min {_fmt(low)} must be less than max {_fmt(high)}")
+            self.error(path, f"min {fmt_num(low)} must be less than max {fmt_num(high)}")
             return None
         return Band(low, high)
 
@@ -875,8 +876,8 @@ class _Check:
                 self.warning(
                     path,
                     f"gap between {below} {_interval(bands[below])} and "
-                    f"{above} {_interval(bands[above])}: a value from {_fmt(end)} up to "
-                    f"{_fmt(start)} is in no band (status unknown)",
+                    f"{above} {_interval(bands[above])}: a value from {fmt_num(end)} up to "
+                    f"{fmt_num(start)} is in no band (status unknown)",
                 )
 
     def band_order(self, path: KeyPath, bands: dict[str, Band], better: str) -> None:
@@ -978,7 +979,7 @@ class _Check:
         if low is None or high is None:
             return None
         if low >= high:
-            self.error(path, f"min {_fmt(low)} must be less than max {_fmt(high)}")
+            self.error(path, f"min {fmt_num(low)} must be less than max {fmt_num(high)}")
             return None
         return low, high
 
@@ -1000,7 +1001,7 @@ def describe(value: Any) -> str:
             return ".nan"
         if math.isinf(value):
             return ".inf" if value > 0 else "-.inf"
-        return f"number {_fmt(value)}"
+        return f"number {fmt_num(value)}"
     if isinstance(value, str):
         shown = value if len(value) <= 40 else value[:37] + "..."
         return f"string {shown!r}"
@@ -1009,12 +1010,6 @@ def describe(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     return type(value).__name__
-
-
-def _fmt(number: float) -> str:
-    if number.is_integer() and abs(number) < 1e15:
-        return str(int(number))
-    return repr(number)
 
 
 def _low(band: Band) -> float:
@@ -1026,8 +1021,8 @@ def _high(band: Band) -> float:
 
 
 def _interval(band: Band) -> str:
-    low = "-inf" if band.min is None else _fmt(band.min)
-    high = "inf" if band.max is None else _fmt(band.max)
+    low = "-inf" if band.min is None else fmt_num(band.min)
+    high = "inf" if band.max is None else fmt_num(band.max)
     return f"[{low}, {high})"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from kpictl.drift import DriftReport
+from kpictl.rangefiles.model import RANGE_COLUMNS
 
 
 def diff_json(kpictl, *args: str, expect: int | None = None) -> dict:
@@ -290,12 +291,16 @@ def test_the_report_is_one_plan_with_prune(kpictl, ranges_dir, db_url) -> None:
 
 
 def test_csv_gives_one_row_per_change(kpictl, sql) -> None:
-    assert kpictl("diff", "-o", "csv", expect=1).stdout.splitlines()[0] == (
-        "scope,kpi_name,action,fields"
+    """Flat (SPEC §7): the changed columns by name, then each column's old and new value."""
+    header = "scope,kpi_name,action,fields," + ",".join(
+        f"{c}_{side}" for c in RANGE_COLUMNS for side in ("old", "new")
     )
+    assert kpictl("diff", "-o", "csv", expect=1).stdout.splitlines()[0] == header
     kpictl("seed", "--all")
-    assert kpictl("diff", "-o", "csv").stdout == "scope,kpi_name,action,fields\n"
+    assert kpictl("diff", "-o", "csv").stdout == header + "\n"
     sql("UPDATE kpi_reference_ranges SET weight = 7 WHERE kpi_name = 'health_score'")
     rows = kpictl("diff", "-o", "csv", expect=1).stdout.splitlines()[1:]
-    assert rows[0] == (',health_score,change,"{""weight"": {""old"": 7, ""new"": 1}}"')
+    assert rows[0] == ",".join(
+        ["", "health_score", "change", "weight", *[""] * 12, "7", "1", "", ""]
+    )
     assert len(rows) == 2  # the defaults' row and data-center's

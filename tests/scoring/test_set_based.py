@@ -96,9 +96,9 @@ def test_the_pure_core_imports_no_database_layer() -> None:
     assert out.stdout.strip() == "[]", out.stderr
 
 
-def test_statuses_are_coloured_green_yellow_red(monkeypatch: pytest.MonkeyPatch) -> None:
-    from rich.console import Console
-
+def test_statuses_are_coloured_green_yellow_red(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from kpictl.rangefiles.model import Band, KpiRange
     from kpictl.render import OutputFormat, Renderer, render_score_card
     from kpictl.scoring import score
@@ -109,11 +109,10 @@ def test_statuses_are_coloured_green_yellow_red(monkeypatch: pytest.MonkeyPatch)
         for name in ("a", "b", "c")
     }
     card = score("x", {"a": 0, "b": 1, "c": 2}, ranges)
+    monkeypatch.setenv("FORCE_COLOR", "1")  # colours although stdout is captured
     renderer = Renderer()
-    buffer = io.StringIO()
-    renderer._out = Console(file=buffer, force_terminal=True, color_system="standard", width=200)
     render_score_card(renderer, card, OutputFormat.table)
-    out = buffer.getvalue()
+    out = capsys.readouterr().out
     assert "\x1b[32mhealthy" in out  # green
     assert "\x1b[33mrisk" in out  # yellow
     assert "\x1b[31mcritical" in out  # red

@@ -1,0 +1,73 @@
+"""Machine formats on stdout: JSON and YAML (CSV: ``render.csvout``), and whole documents
+as they are."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from kpictl.render.numbers import json_value
+
+if TYPE_CHECKING:
+    from kpictl.render.console import OutputFormat
+
+
+def write_structured(data: Any, output: OutputFormat) -> None:
+    """JSON or YAML on stdout."""
+    if output == "json":
+        sys.stdout.write(json.dumps(json_value(data), indent=2, ensure_ascii=False) + "\n")
+    elif output == "yaml":
+        import yaml
+
+        sys.stdout.write(yaml.safe_dump(json_value(data), sort_keys=False, allow_unicode=True))
+    else:  # pragma: no cover - tables are drawn, CSV is written by render.csvout
+        raise ValueError(output)
+    sys.stdout.flush()
+
+
+def write_document(text: str) -> None:
+    """A whole document (an exported range file) on stdout, as it is."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def write_json_records(records: Iterable[dict[str, Any]]) -> None:
+    """A JSON list on stdout, exactly as ``write_structured`` writes it (indent 2, whole
+    numbers as integers), one record at a time: 100,000 records are never one string."""
+    write = sys.stdout.write
+    first = True
+    for record in records:
+        write("[\n" if first else ",\n")
+        first = False
+        write(_json_record(record))
+    write("[]\n" if first else "\n]\n")
+    sys.stdout.flush()
+
+
+_encode_json_str = json.encoder.encode_basestring  # json.dumps' with ensure_ascii=False
+
+
+def _json_record(record: dict[str, Any]) -> str:
+    """A flat record as an item of an indented JSON list (json.dumps(indent=2))."""
+    parts = []
+    for key, value in record.items():
+        kind = type(value)
+        if value is None:
+            text = "null"
+        elif kind is str:
+            text = _encode_json_str(value)
+        elif kind is int:
+            text = int.__repr__(value)
+        elif kind is float and math.isfinite(value):
+            whole = value.is_integer() and abs(value) < 1e15
+            text = int.__repr__(int(value)) if whole else float.__repr__(value)
+        else:  # anything else (NaN, a nested value): as json.dumps writes it
+            block = json.dumps(json_value(record), indent=2, ensure_ascii=False)
+            return "  " + block.replace("\n", "\n  ")
+        parts.append(f"    {_encode_json_str(key)}: {text}")
+    if not parts:
+        return "  {}"
+    return "  {\n" + ",\n".join(parts) + "\n  }"
