@@ -56,8 +56,8 @@ def adopt(
     plan = result.plan
     if output == OutputFormat.table:
         app.renderer.lines(plan.lines())
-    elif output == OutputFormat.csv:
-        app.renderer.structured(plan.records(), output)
+    elif output.is_csv:
+        app.renderer.structured(plan.records(), output, csv="adopt")
     else:
         app.renderer.structured({**plan.as_dict(), "applied": result.applied}, output)
     plan.refuse_if_blocked()

@@ -81,6 +81,7 @@ CSV_HEADERS: dict[str, tuple[str, ...]] = {
     "observations list": ("customer", "kpi_name", "observed_at", "value"),
     "observations import": ("source", "rows", "inserted", "replaced", "unchanged"),
     "validate": ("path", "line", "where", "severity", "message"),
+    "adopt": ("kind", "section", "action", "what", "customer_id", "slug", "range_ids"),
 }
 
 
