@@ -50,7 +50,7 @@ class Cli:
 
         env = {
             "NO_COLOR": "1",
-            "COLUMNS": "200",
+            "COLUMNS": "400",  # long tmp paths: plan lines stay whole
             "KPICTL_DATABASE_URL": self.db_url,
             "KPICTL_RANGES_DIR": str(ranges or self.ranges_dir),
             "KPICTL_DEBUG": "",
