@@ -133,6 +133,8 @@ def _register() -> None:
     from kpictl.cli import observations as observationcommands
     from kpictl.cli import schema as schemacommands
     from kpictl.cli import score as scorecommands
+    from kpictl.cli import serve as servecommands
+    from kpictl.cli import tokens as tokencommands
 
     app.command("validate")(validate.validate)
     app.command("init")(dbcommands.init)
@@ -146,6 +148,8 @@ def _register() -> None:
     app.add_typer(observationcommands.app, name="observations")
     app.command("verify-isolation")(isolationcommands.verify_isolation)
     app.command("schema")(schemacommands.schema)
+    app.command("serve")(servecommands.serve)
+    app.add_typer(tokencommands.app, name="tokens")
 
 
 _register()
