@@ -72,7 +72,9 @@ def baseline_app(dsn: str) -> Any:
 
     from psycopg2.pool import ThreadedConnectionPool
 
-    pool = ThreadedConnectionPool(1, 40, dsn, application_name="baseline")
+    # as kpictl serve's pool: 32 kept (psycopg2 closes a connection returned to a pool
+    # that holds minconn), up to 40 open
+    pool = ThreadedConnectionPool(32, 40, dsn, application_name="baseline")
     executor = ThreadPoolExecutor(max_workers=40)
 
     def read(token: str) -> tuple[int, bytes]:
@@ -236,6 +238,12 @@ def start(argv: list[str], env: dict[str, str], port: int) -> subprocess.Popen[b
     raise SystemExit(f"server {argv} did not listen within 30 s")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -321,7 +329,10 @@ def measure(
 ) -> dict[str, Any]:
     load(port, tokens, args.warmup, args.max_requests)  # warm the pools and code paths
     rss_start = rss_mb(process.pid)
+    cpu_start = cpu_seconds(process.pid)
     result = load(port, tokens, args.seconds, args.max_requests)
+    cpu = cpu_seconds(process.pid) - cpu_start
+    result["cpu_ms_per_request"] = cpu * 1000 / max(1, result["requests"])
     result["rss_start_mb"] = rss_start
     result["rss_end_mb"] = rss_mb(process.pid)
     result["name"] = name
@@ -342,28 +353,29 @@ def main(argv: list[str] | None = None) -> int:
     url, tokens = prepare(args.customers, args.clients)
     env = {**os.environ, "KPICTL_DATABASE_URL": url, "KPICTL_RANGES_DIR": str(REPO / "ranges")}
     env["KPICTL_LOG_LEVEL"] = "WARNING"  # one line per request would measure the terminal
-    processes: list[subprocess.Popen[bytes]] = []
+    results = []
+    answers = []
     try:
-        kp, bp = free_port(), free_port()
-        serve = start([sys.executable, "-m", "kpictl", "serve", "--port", str(kp)], env, kp)
-        processes.append(serve)
-        base = start([sys.executable, __file__, "_baseline", str(bp), dsn(url)], env, bp)
-        processes.append(base)
-        same = json.loads(fetch(kp, tokens[0])) == json.loads(fetch(bp, tokens[0]))
-        print(f"same answer from both servers: {same}")
-        results = [
-            measure("kpictl serve", serve, kp, tokens, args),
-            measure("baseline", base, bp, tokens, args),
-        ]
-    finally:
-        for process in processes:
-            process.send_signal(signal.SIGINT)
-        for process in processes:
+        # one server at a time: each holds up to 40 connections
+        for name, argv in (
+            ("kpictl serve", [sys.executable, "-m", "kpictl", "serve", "--port", "{port}"]),
+            ("baseline", [sys.executable, __file__, "_baseline", "{port}", dsn(url)]),
+        ):
+            port = free_port()
+            process = start([a.replace("{port}", str(port)) for a in argv], env, port)
             try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+                answers.append(json.loads(fetch(port, tokens[0])))
+                results.append(measure(name, process, port, tokens, args))
+            finally:
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+    finally:
         admin(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    same = answers[0] == answers[1]
+    print(f"same answer from both servers: {same}")
 
     served, baseline = results
     print(
@@ -372,12 +384,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"{'':14} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
-        f"{'RSS start':>10} {'RSS end':>8}"
+        f"{'RSS start':>10} {'RSS end':>8} {'CPU/req':>8}"
     )
     for r in results:
         print(
             f"{r['name']:14} {r['throughput']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
-            f"{r['errors']:7d} {r['rss_start_mb']:8.1f}MB {r['rss_end_mb']:6.1f}MB"
+            f"{r['errors']:7d} {r['rss_start_mb']:8.1f}MB {r['rss_end_mb']:6.1f}MB "
+            f"{r['cpu_ms_per_request']:6.2f}ms"
         )
     throughput_ratio = served["throughput"] / baseline["throughput"]
     p99_ratio = served["p99_ms"] / baseline["p99_ms"]

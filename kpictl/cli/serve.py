@@ -25,8 +25,8 @@ def serve(
     Example:
 
     \b
-        kpictl tokens issue --customer data-center --label dashboard
-        kpictl serve --port 8080
+        kpictl serve --port 8080 &
+        TOKEN=$(kpictl tokens issue --customer data-center --label dashboard)
         curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/api/kpi-reference-ranges
     """
     from kpictl.serve import serve as run

@@ -51,7 +51,7 @@ def issue(
 
     Example:
 
-        TOKEN=$(kpictl tokens issue --customer data-center --label dashboard)
+        kpictl tokens issue --customer data-center --expires 30d --label dashboard
     """
     from kpictl import tokens
 

@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 
 from kpictl import scores, store
 from kpictl.db import engine as db
+from kpictl.db.tenant import tenant_scope
 from kpictl.errors import DatabaseError, KpictlError, UnknownKpi
 from kpictl.rangefiles.model import KpiRange
 from kpictl.scoring import ScoreCard
@@ -34,10 +35,13 @@ log = logging.getLogger("kpictl.serve")
 
 T = TypeVar("T")
 
-# Connections the serving engine keeps open (PostgreSQL). uvicorn runs synchronous
-# endpoints in a pool of 40 threads; a request holds a connection only while it reads.
-POOL_SIZE = 16
-POOL_OVERFLOW = 24
+# Connections the serving engine keeps open (PostgreSQL): uvicorn runs synchronous
+# endpoints in a pool of 40 threads, and a request holds a connection only while it
+# reads. The pool keeps 32 (connections past the pool size are closed when returned,
+# and opening one costs more than a request: a pool of 16 gave a 500 ms p99 under 32
+# concurrent clients), and opens up to 8 more under bursts.
+POOL_SIZE = 32
+POOL_OVERFLOW = 8
 POOL_TIMEOUT_SECONDS = 10
 
 # How often the last use of each token is written (outside any request transaction).
@@ -136,9 +140,11 @@ class Reader:
         """The caller's effective ranges (one KPI with ``kpi``; unknown: UnknownKpi)."""
 
         def read(conn: Connection, caller: Caller) -> tuple[Caller, list[Any]]:
-            rows = store.effective_ranges(
-                conn, _customer(caller), file_defaults=self.file_defaults, kpi=kpi
-            )
+            # the transaction ends after this read: no statements to leave the role
+            with tenant_scope(conn, caller.customer_id, restore=False):
+                rows = store.effective_ranges(
+                    conn, _customer(caller), file_defaults=self.file_defaults, kpi=kpi
+                )
             if kpi is not None and not rows:
                 raise UnknownKpi(f"no reference range for KPI {kpi[:63]!r}")
             return caller, [row.as_dict() for row in rows]
@@ -183,7 +189,7 @@ class Reader:
         """Whether the database answers (``/healthz``)."""
         try:
             with self._transaction() as conn:
-                conn.exec_driver_sql("SELECT 1").scalar()
+                conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
         except DatabaseError as exc:
             log.warning("health check failed: %s", exc.message)
             return False
