@@ -215,11 +215,12 @@ def effective_range_filter(customer_id: ColumnElement[Any] | int) -> ColumnEleme
 
 
 @functools.cache
-def _effective_query(one_kpi: bool) -> Any:
-    """One customer's effective rows (bound: b_customer_id, b_kpi), built once: a
-    server asks for it on every request."""
+def _effective_query(range_filter: Callable[[Any], ColumnElement[bool]], one_kpi: bool) -> Any:
+    """One customer's effective rows (bound: b_customer_id, b_kpi), built once per
+    filter: a server asks for it on every request. (The filter is an argument so that
+    a test replacing ``effective_range_filter`` gets a statement of its own.)"""
     query = select(R.c.customer_id, R.c.kpi_name, *_RANGE_VALUE_COLUMNS).where(
-        effective_range_filter(bindparam("b_customer_id", type_=Integer))
+        range_filter(bindparam("b_customer_id", type_=Integer))
     )
     if one_kpi:
         query = query.where(R.c.kpi_name == bindparam("b_kpi"))
@@ -244,7 +245,9 @@ def effective_ranges(
     if kpi is not None:
         params["b_kpi"] = kpi
     with tenant_scope(conn, customer.customer_id):
-        result = conn.execute(_effective_query(kpi is not None), params).all()
+        result = conn.execute(
+            _effective_query(effective_range_filter, kpi is not None), params
+        ).all()
     rows: dict[str, RangeRow] = {}
     for row in result:
         if row.customer_id is not None and row.customer_id != customer.customer_id:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 TENANT_ROLE = "kpictl_tenant"
 CUSTOMER_SETTING = "kpictl.customer_id"
@@ -23,14 +23,8 @@ POLICY_NAME = "kpictl_tenant_isolation"
 
 _SCOPE_KEY = "kpictl_tenant_scope"
 
-# set_config('role', ..., true) is SET LOCAL ROLE (and 'none' is SET LOCAL ROLE NONE):
-# one round trip sets or clears both. Driver SQL (psycopg2's paramstyle): nothing to
-# compile on each request of a server.
-_ENTER = (
-    f"SELECT set_config('role', '{TENANT_ROLE}', true), "
-    f"set_config('{CUSTOMER_SETTING}', %(value)s, true)"
-)
-_LEAVE = f"SELECT set_config('{CUSTOMER_SETTING}', '', true), set_config('role', 'none', true)"
+# Built once: a server runs it on every request.
+_SET_CUSTOMER = text("SELECT set_config(:name, :value, true)")
 
 
 @contextmanager
@@ -43,7 +37,7 @@ def tenant_scope(
     ``conn`` must be inside a transaction (not AUTOCOMMIT): the role and the setting
     are transaction-local. Scopes nest only for the same customer. ``restore=False``
     leaves the transaction under the tenant role after the block, for a caller that
-    ends the transaction right after it (a statement saved per request).
+    ends the transaction right after it (two statements saved per request).
     """
     if conn.dialect.name != "postgresql":
         yield conn
@@ -54,7 +48,11 @@ def tenant_scope(
             raise RuntimeError("a tenant scope for another customer is already active")
         yield conn
         return
-    conn.exec_driver_sql(_ENTER, {"value": "" if customer_id is None else str(customer_id)})
+    conn.exec_driver_sql(f"SET LOCAL ROLE {TENANT_ROLE}")
+    conn.execute(
+        _SET_CUSTOMER,
+        {"name": CUSTOMER_SETTING, "value": "" if customer_id is None else str(customer_id)},
+    )
     conn.info[_SCOPE_KEY] = (customer_id,)
     try:
         yield conn
@@ -67,4 +65,5 @@ def tenant_scope(
     conn.info.pop(_SCOPE_KEY, None)  # (the connection's info outlives the transaction)
     if not restore:
         return
-    conn.exec_driver_sql(_LEAVE)
+    conn.execute(text("SELECT set_config(:name, '', true)"), {"name": CUSTOMER_SETTING})
+    conn.exec_driver_sql("SET LOCAL ROLE NONE")
