@@ -9,16 +9,22 @@ from __future__ import annotations
 import os
 
 from kpictl.db import engine as db
-from kpictl.errors import DatabaseError, UsageError
+from kpictl.errors import DatabaseError, DatabaseUnavailable, UsageError
 from kpictl.settings import Settings
 
 
 def check_database(settings: Settings) -> None:
     """Refuse to start on a database that is unreachable or whose schema is not this
-    kpictl's (serving never creates or upgrades a schema)."""
+    kpictl's (serving never creates a database file, nor creates or upgrades a schema)."""
     with db.translate_errors(settings):
-        engine = db.make_engine(settings)
+        engine = db.make_engine(settings)  # checks the URL; connects only below
         try:
+            path = engine.url.database
+            sqlite = engine.url.get_backend_name() == "sqlite"
+            if sqlite and path and path != ":memory:" and not os.path.exists(path):
+                raise DatabaseUnavailable(
+                    f"no database at {settings.safe_url}", hint="run kpictl init"
+                )
             with engine.connect() as conn:
                 revision = db.current_revision(conn)
                 conn.rollback()

@@ -92,3 +92,26 @@ def test_durations(text: str, seconds: int) -> None:
     for bad in ("", "d", "1y", "-1d", "1.5d", "9999999d"):
         with pytest.raises(ValueError):
             parse_duration(bad)
+
+
+def test_serve_refuses_a_database_without_kpictl_s_schema(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    from typer.testing import CliRunner
+
+    from kpictl.cli.app import app
+
+    def serve(url: str):  # type: ignore[no-untyped-def]
+        env = {"KPICTL_DATABASE_URL": url, "NO_COLOR": "1", "KPICTL_DEBUG": ""}
+        return CliRunner().invoke(app, ["serve", "--port", "1"], env=env)
+
+    missing = tmp_path / "missing.db"
+    result = serve(f"sqlite:///{missing}")
+    assert result.exit_code == 3, result.output
+    assert "no database at" in result.output and "hint: run kpictl init" in result.output
+    assert not missing.exists()  # serving never creates a database file
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    result = serve(f"sqlite:///{empty}")
+    assert result.exit_code == 3, result.output
+    assert "has no kpictl schema" in result.output and "hint: run kpictl init" in result.output
