@@ -271,26 +271,41 @@ def score_customer(
             known = known_kpis(settings, conn)
             _check_kpis(values or {}, known, where="--values")
             _check_kpis(sets or {}, known, where="--set")
-        with _tenant_scope(conn, customer):
-            rows = store.effective_ranges(conn, customer, file_defaults=fallback)
-            observed = obs.latest_values(conn, customer.customer_id, at)
-            previous = _previous_score(conn, customer.customer_id, at)
-        models = {
-            row.customer_id: row.scoring
-            for row in conn.execute(_latest_scoring_query([customer.customer_id], defaults=True))
-        }
+        return score_in_transaction(conn, customer, at=at, file_defaults=fallback, given=given)
+
+
+def score_in_transaction(
+    conn: Connection,
+    customer: store.Customer,
+    *,
+    at: datetime,
+    file_defaults: Mapping[str, KpiRange],
+    given: Mapping[str, scoring.InputValue] | None = None,
+) -> scoring.ScoreCard:
+    """The score card of ``customer`` read in the caller's transaction (``score SLUG``
+    and ``kpictl serve``'s health score). The model is read from the revision log as
+    the connection's role; the customer's ranges, observations and saved scores under
+    the tenant role (PostgreSQL)."""
+    models = {
+        row.customer_id: row.scoring
+        for row in conn.execute(_latest_scoring_query([customer.customer_id], defaults=True))
+    }
+    with _tenant_scope(conn, customer):
+        rows = store.effective_ranges(conn, customer, file_defaults=file_defaults)
+        observed = obs.latest_values(conn, customer.customer_id, at)
+        previous = _previous_score(conn, customer.customer_id, at)
     model = _model(models.get(customer.customer_id), models.get(None))
     try:
         card = scoring.score(
-            slug,
-            {**observed, **given},
+            customer.slug,
+            {**observed, **(given or {})},
             {r.kpi_name: r.range for r in rows},
             model,
             sources={r.kpi_name: r.source for r in rows},
         )
     except MissingValues as exc:
         raise MissingValues(
-            f"cannot score {slug} at {scoring.iso(at)}: {exc.message}", hint=exc.hint
+            f"cannot score {customer.slug} at {scoring.iso(at)}: {exc.message}", hint=exc.hint
         ) from None
     return replace(card, at=at, previous=previous)
 

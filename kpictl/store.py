@@ -6,6 +6,7 @@ transaction; none commits.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -17,6 +18,7 @@ from sqlalchemy import (
     JSON,
     ColumnElement,
     Connection,
+    Integer,
     Table,
     and_,
     bindparam,
@@ -212,6 +214,19 @@ def effective_range_filter(customer_id: ColumnElement[Any] | int) -> ColumnEleme
     )
 
 
+@functools.cache
+def _effective_query(range_filter: Callable[[Any], ColumnElement[bool]], one_kpi: bool) -> Any:
+    """One customer's effective rows (bound: b_customer_id, b_kpi), built once per
+    filter: a server asks for it on every request. (The filter is an argument so that
+    a test replacing ``effective_range_filter`` gets a statement of its own.)"""
+    query = select(R.c.customer_id, R.c.kpi_name, *_RANGE_VALUE_COLUMNS).where(
+        range_filter(bindparam("b_customer_id", type_=Integer))
+    )
+    if one_kpi:
+        query = query.where(R.c.kpi_name == bindparam("b_kpi"))
+    return query
+
+
 def effective_ranges(
     conn: Connection,
     customer: Customer,
@@ -226,13 +241,13 @@ def effective_ranges(
     rows and the defaults, never another customer's. On PostgreSQL it runs under the
     tenant role, so row-level security enforces that too.
     """
-    query = select(R.c.customer_id, R.c.kpi_name, *_RANGE_VALUE_COLUMNS).where(
-        effective_range_filter(customer.customer_id)
-    )
+    params: dict[str, Any] = {"b_customer_id": customer.customer_id}
     if kpi is not None:
-        query = query.where(R.c.kpi_name == kpi)
+        params["b_kpi"] = kpi
     with tenant_scope(conn, customer.customer_id):
-        result = conn.execute(query).all()
+        result = conn.execute(
+            _effective_query(effective_range_filter, kpi is not None), params
+        ).all()
     rows: dict[str, RangeRow] = {}
     for row in result:
         if row.customer_id is not None and row.customer_id != customer.customer_id:

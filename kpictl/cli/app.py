@@ -127,12 +127,15 @@ def root(
 
 
 def _register() -> None:
+    from kpictl.cli import adopt as adoptcommands
     from kpictl.cli import customers, dbcommands, validate
     from kpictl.cli import diff as diffcommands
     from kpictl.cli import isolation as isolationcommands
     from kpictl.cli import observations as observationcommands
     from kpictl.cli import schema as schemacommands
     from kpictl.cli import score as scorecommands
+    from kpictl.cli import serve as servecommands
+    from kpictl.cli import tokens as tokencommands
 
     app.command("validate")(validate.validate)
     app.command("init")(dbcommands.init)
@@ -146,7 +149,9 @@ def _register() -> None:
     app.add_typer(observationcommands.app, name="observations")
     app.command("verify-isolation")(isolationcommands.verify_isolation)
     app.command("schema")(schemacommands.schema)
-    app.command("adopt")(__import__("kpictl.cli.adopt", fromlist=["adopt"]).adopt)
+    app.command("serve")(servecommands.serve)
+    app.add_typer(tokencommands.app, name="tokens")
+    app.command("adopt")(adoptcommands.adopt)
 
 
 _register()

@@ -120,3 +120,18 @@ health_scores = Table(
     Column("status", String(20), nullable=False),
     Index("idx_health_scores_customer", "customer_id", "computed_at"),
 )
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_id", Integer, primary_key=True),
+    _customer_fk(nullable=False),
+    Column("token_hash", String(64), nullable=False),  # sha256 hex; the token is never stored
+    Column("label", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True)),  # NULL: never
+    Column("last_used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+    UniqueConstraint("token_hash", name="uq_api_tokens_hash"),
+    Index("idx_api_tokens_customer", "customer_id"),
+)

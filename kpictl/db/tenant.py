@@ -23,14 +23,21 @@ POLICY_NAME = "kpictl_tenant_isolation"
 
 _SCOPE_KEY = "kpictl_tenant_scope"
 
+# Built once: a server runs it on every request.
+_SET_CUSTOMER = text("SELECT set_config(:name, :value, true)")
+
 
 @contextmanager
-def tenant_scope(conn: Connection, customer_id: int | None) -> Iterator[Connection]:
+def tenant_scope(
+    conn: Connection, customer_id: int | None, *, restore: bool = True
+) -> Iterator[Connection]:
     """Run the block's statements as the tenant role, for ``customer_id``.
 
     ``None`` means no customer: the policies then admit only the system defaults.
     ``conn`` must be inside a transaction (not AUTOCOMMIT): the role and the setting
-    are transaction-local. Scopes nest only for the same customer.
+    are transaction-local. Scopes nest only for the same customer. ``restore=False``
+    leaves the transaction under the tenant role after the block, for a caller that
+    ends the transaction right after it (two statements saved per request).
     """
     if conn.dialect.name != "postgresql":
         yield conn
@@ -43,7 +50,7 @@ def tenant_scope(conn: Connection, customer_id: int | None) -> Iterator[Connecti
         return
     conn.exec_driver_sql(f"SET LOCAL ROLE {TENANT_ROLE}")
     conn.execute(
-        text("SELECT set_config(:name, :value, true)"),
+        _SET_CUSTOMER,
         {"name": CUSTOMER_SETTING, "value": "" if customer_id is None else str(customer_id)},
     )
     conn.info[_SCOPE_KEY] = (customer_id,)
@@ -55,6 +62,8 @@ def tenant_scope(conn: Connection, customer_id: int | None) -> Iterator[Connecti
         # under the tenant role, the safe side to fail on.
         conn.info.pop(_SCOPE_KEY, None)
         raise
-    conn.info.pop(_SCOPE_KEY, None)
+    conn.info.pop(_SCOPE_KEY, None)  # (the connection's info outlives the transaction)
+    if not restore:
+        return
     conn.execute(text("SELECT set_config(:name, '', true)"), {"name": CUSTOMER_SETTING})
     conn.exec_driver_sql("SET LOCAL ROLE NONE")
