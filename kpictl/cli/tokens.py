@@ -98,7 +98,7 @@ def list_(
     if output == OutputFormat.table and not rows:
         ui.renderer.info("no tokens")
         return
-    ui.renderer.records(rows, output, columns=COLUMNS)
+    ui.renderer.records(rows, output, columns=COLUMNS, csv="tokens list")
 
 
 @app.command("revoke")

@@ -81,6 +81,16 @@ CSV_HEADERS: dict[str, tuple[str, ...]] = {
     "observations list": ("customer", "kpi_name", "observed_at", "value"),
     "observations import": ("source", "rows", "inserted", "replaced", "unchanged"),
     "validate": ("path", "line", "where", "severity", "message"),
+    "tokens list": (
+        "token_id",
+        "customer",
+        "label",
+        "state",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    ),
     "adopt": ("kind", "section", "action", "what", "customer_id", "slug", "range_ids"),
 }
 
