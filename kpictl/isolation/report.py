@@ -7,7 +7,7 @@ Plain data, no database and no output: the checks build them, the CLI renders th
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 CHECKS: dict[str, str] = {
@@ -65,6 +65,8 @@ class CheckResult:
     name: str
     violations: tuple[Violation, ...] = ()
     skipped: str | None = None  # the reason the check does not apply here
+    # how long the check took; two checks answered by one statement share its time
+    seconds: float = field(default=0.0, compare=False)
 
     @property
     def ok(self) -> bool:
