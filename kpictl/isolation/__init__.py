@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 
 from kpictl import store
 from kpictl.db import engine as db
-from kpictl.errors import UnknownCustomer
+from kpictl.errors import UnknownCustomer, UsageError
 from kpictl.isolation import checks, rls, schemafacts
 from kpictl.isolation.report import (
     CHECKS,
@@ -36,6 +36,7 @@ from kpictl.settings import Settings
 __all__ = [
     "CHECKS",
     "POLICY_USING",
+    "PROBES",
     "PROBE_CUSTOMERS",
     "PROBE_SAMPLE",
     "SQLITE_RLS_NOTE",
@@ -47,13 +48,23 @@ __all__ = [
 ]
 
 
-def verify_isolation(settings: Settings, *, customers: Sequence[str] = ()) -> IsolationReport:
+PROBES = ("sample", "all")
+
+
+def verify_isolation(
+    settings: Settings, *, customers: Sequence[str] = (), probe: str = "sample"
+) -> IsolationReport:
     """Run every isolation check against the database, in one read transaction.
+
+    ``probe``: ``sample`` probes row-level security for a sample of customers when the
+    catalog proves the policies treat every customer alike (else every customer);
+    ``all`` probes every customer whatever the catalog shows.
 
     ``customers`` (slugs) narrows the per-customer checks to those customers; the
     schema, the defaults, orphan rows and the catalog side of row-level security are
     always checked in full.
     """
+    _check_probe(probe)
     slugs = tuple(dict.fromkeys(customers))
     with db.open_database(settings) as engine, db.read_transaction(engine) as conn:
         # read_transaction gives one snapshot for every statement: the probe compares
@@ -73,7 +84,7 @@ def verify_isolation(settings: Settings, *, customers: Sequence[str] = ()) -> Is
                     hint="'kpictl customers list' shows the customers",
                 )
             selected = sorted(c.customer_id for c in found.values())
-        return run_checks(conn, customer_ids=selected, customer_slugs=slugs)
+        return run_checks(conn, customer_ids=selected, customer_slugs=slugs, probe=probe)
 
 
 def run_checks(
@@ -81,8 +92,10 @@ def run_checks(
     *,
     customer_ids: Collection[int] | None = None,
     customer_slugs: Sequence[str] = (),
+    probe: str = "sample",
 ) -> IsolationReport:
     """Every check on an open connection (inside the caller's transaction)."""
+    _check_probe(probe)
     started = time.perf_counter()
     ids = sorted(customer_ids) if customer_ids is not None else None
     results = [
@@ -90,7 +103,7 @@ def run_checks(
         *_timed(lambda c, _ids: [checks.no_orphan_rows(c)], conn, ids),
         *_timed(lambda c, _ids: [schemafacts.schema_constraints(c)], conn, ids),
         *_timed(checks.effective_view_checks, conn, ids),
-        *_timed(lambda c, i: [rls.row_level_security(c, i)], conn, ids),
+        *_timed(lambda c, i: [rls.row_level_security(c, i, probe_all=probe == "all")], conn, ids),
     ]
     order = list(CHECKS)
     results.sort(key=lambda r: order.index(r.name))
@@ -112,3 +125,8 @@ def _timed(
     results = run(conn, ids)
     share = (time.perf_counter() - started) / max(len(results), 1)
     return [replace(r, seconds=share) for r in results]
+
+
+def _check_probe(probe: str) -> None:
+    if probe not in PROBES:
+        raise UsageError(f"--probe must be one of {', '.join(PROBES)}, not {probe!r}")

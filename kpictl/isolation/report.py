@@ -17,7 +17,10 @@ CHECKS: dict[str, str] = {
     "schema_constraints": "the constraints, indexes and cascades of the schema exist",
     "effective_one_per_kpi": "every customer's effective view has each KPI once",
     "no_foreign_rows": "no customer's scoped read returns another customer's row",
-    "row_level_security": "PostgreSQL row-level security admits each tenant only its own rows",
+    "row_level_security": (
+        "PostgreSQL row-level security admits each tenant only its own rows, to read "
+        "and to write, and the tenant role reaches nothing else"
+    ),
 }
 
 SQLITE_RLS_NOTE = (
@@ -65,6 +68,7 @@ class CheckResult:
     name: str
     violations: tuple[Violation, ...] = ()
     skipped: str | None = None  # the reason the check does not apply here
+    note: str | None = None  # what a passing check proves here (its coverage)
     # how long the check took; two checks answered by one statement share its time
     seconds: float = field(default=0.0, compare=False)
 
@@ -92,6 +96,8 @@ class CheckResult:
         if self.skipped:
             out["skipped"] = True
             out["reason"] = self.skipped
+        if self.note:
+            out["note"] = self.note
         return out
 
 

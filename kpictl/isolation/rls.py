@@ -1,15 +1,19 @@
-"""The ``row_level_security`` check (PostgreSQL): the catalog, then the probe.
+"""The ``row_level_security`` check (PostgreSQL): catalog, reach, then the probe.
 
-The check reads the catalogs and then probes the policies for real: one statement,
-run under ``kpictl_tenant``, calls a temporary PL/pgSQL function once per probed
-customer (and once with no customer). The function sets ``kpictl.customer_id`` and
-runs a plain ``SELECT`` on each tenant table, so the policies are evaluated exactly as
-in a tenant-scoped read; the statement compares what each probe saw with what is
-stored and returns only the probes that differ. When the catalog shows the policies
-exactly as migration 0002 creates them, they treat every customer alike and a sample
-of customers is probed; otherwise every customer is (see :func:`row_level_security`).
-The probe runs in a savepoint that is rolled back: the function, its table of
-expected counts, the role and the setting leave no trace.
+1. The catalog: row-level security on for ``customers`` and the tenant tables, the
+   tenant role neither superuser nor BYPASSRLS nor owner, the privileges it holds on
+   them, and every policy that applies to it (directly, through PUBLIC or a role it is
+   a member of) for every command. A policy is compared by its expression as
+   PostgreSQL deparses it, and every object it depends on (``pg_depend``) must be
+   built in: a look-alike ``current_setting`` earlier on the search_path has the same
+   text, not the same identity.
+2. The reach: everything else the role can use in this database (:mod:`.reach`).
+3. The probe, as the tenant, for reads and for the writes the role holds
+   (:mod:`.probe`): for no customer and the selected customers; with ``--probe all``,
+   or when the catalog cannot prove that the policies treat every customer alike,
+   for every customer; else for ``PROBE_CUSTOMERS`` customers spread over the ids.
+
+The check's note says which of these the probe did, and so what it proves.
 """
 
 from __future__ import annotations
@@ -17,24 +21,41 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Connection, text
-from sqlalchemy import exc as sa_exc
 
 from kpictl.db import engine as db
 from kpictl.db.schema import TENANT_TABLES
-from kpictl.db.tenant import CUSTOMER_SETTING, POLICY_NAME, TENANT_ROLE, tenant_scope
-from kpictl.isolation.report import PK, SQLITE_RLS_NOTE, CheckResult, Violation, ids_text
+from kpictl.db.tenant import CUSTOMER_SETTING, POLICY_NAME, TENANT_ROLE
+from kpictl.isolation import probe as probing
+from kpictl.isolation.reach import beyond_intended
+from kpictl.isolation.report import SQLITE_RLS_NOTE, CheckResult, Violation
 
-# Each kpictl policy's USING expression as PostgreSQL deparses what migration 0002
-# creates. A policy that reads exactly so treats every customer alike: the catalog then
-# proves for all customers what the probe shows for a few (see row_level_security).
+PROBE_SAMPLE = probing.PROBE_SAMPLE
+PROBE_CUSTOMERS = 10  # customers probed when the catalog proves the policies uniform
+
+GUARDED_TABLES = (*TENANT_TABLES, "customers")
+
+# Each kpictl policy's USING expression as PostgreSQL deparses what migrations 0002 and
+# 0004 create. A policy that reads exactly so (and uses built-in objects only) treats
+# every customer alike: the catalog then proves for all customers what the probe shows
+# for a few.
 _SESSION_CUSTOMER = (
     f"(NULLIF(current_setting('{CUSTOMER_SETTING}'::text, true), ''::text))::integer"
 )
+_OWN_ROWS = f"(customer_id = {_SESSION_CUSTOMER})"
 POLICY_USING = {
     "kpi_reference_ranges": f"((customer_id IS NULL) OR (customer_id = {_SESSION_CUSTOMER}))",
-    "kpi_observations": f"(customer_id = {_SESSION_CUSTOMER})",
-    "health_scores": f"(customer_id = {_SESSION_CUSTOMER})",
+    "kpi_observations": _OWN_ROWS,
+    "health_scores": _OWN_ROWS,
+    "customers": _OWN_ROWS,
 }
+# A write policy is correct when it admits the customer's own rows and nothing else (a
+# tenant that could write the defaults would change every customer's ranges).
+WRITE_USING = _OWN_ROWS
+
+_COMMANDS = {"r": "SELECT", "a": "INSERT", "w": "UPDATE", "d": "DELETE", "*": "ALL"}
+# Privileges that row-level security does not govern at all, or that let the role
+# change the table: never granted to the tenant.
+_NEVER = ("TRUNCATE", "REFERENCES", "TRIGGER")
 
 _RLS_CATALOG = text(
     """
@@ -51,197 +72,105 @@ _RLS_CATALOG = text(
            tr.rolsuper, tr.rolbypassrls,
            pg_has_role(tr.oid, c.relowner, 'USAGE') AS role_acts_as_owner,
            has_table_privilege(tr.oid, c.oid, 'SELECT') AS role_can_select,
+           ARRAY(SELECT x FROM unnest(ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE',
+                                            'REFERENCES', 'TRIGGER']) AS x
+                 WHERE has_table_privilege(tr.oid, c.oid, x)) AS role_writes,
            pg_has_role(current_user, tr.oid, 'MEMBER') AS checker_is_member,
            p.polname IS NOT NULL AS policy_exists,
            p.polpermissive,
            p.polcmd,
            ARRAY(SELECT CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r)::text END
                  FROM unnest(p.polroles) AS r) AS policy_roles,
-           tr.oid = ANY (p.polroles) AS policy_applies_to_role,
-           -- the policies that filter the tenant's SELECTs, but kpictl's own one when it
-           -- is permissive and reads exactly as migration 0002 wrote it
-           ARRAY(SELECT o.polname::text
-                 FROM pg_policy AS o
-                 WHERE o.polrelid = c.oid
-                   AND o.polcmd IN ('r', '*')
-                   AND (0 = ANY (o.polroles)
-                        OR EXISTS (SELECT FROM unnest(o.polroles) AS r
-                                   WHERE r <> 0 AND pg_has_role(tr.oid, r, 'MEMBER')))
-                   AND NOT (o.polname = :policy AND o.polpermissive
-                            AND pg_get_expr(o.polqual, o.polrelid) = t.expected_using)
-                 ORDER BY o.polname) AS unproven_policies
-    FROM unnest(CAST(:tables AS text[]), CAST(:using AS text[])) AS t(name, expected_using)
+           tr.oid = ANY (p.polroles) AS policy_applies_to_role
+    FROM unnest(CAST(:tables AS text[])) AS t(name)
     LEFT JOIN pg_class c ON c.oid = to_regclass(t.name)
     LEFT JOIN tenant tr ON true
     LEFT JOIN pg_policy p ON p.polrelid = c.oid AND p.polname = :policy
     """
 )
 
-# Run as kpictl_tenant: for one probe customer (NULL: no setting), what a plain SELECT on
-# each tenant table returns: own rows, defaults, and any row of another customer.
-_PROBE_FUNCTION = """
-CREATE OR REPLACE FUNCTION pg_temp.kpictl_rls_probe(probe integer)
-RETURNS TABLE (table_name text, own bigint, defaults bigint, foreign_rows bigint,
-               foreign_ids integer[], foreign_owners integer[], foreign_kpis text[])
-LANGUAGE plpgsql AS $fn$
-BEGIN
-    PERFORM set_config('{setting}', COALESCE(probe::text, ''), true);
-    RETURN QUERY
-        SELECT 'kpi_reference_ranges'::text,
-               count(*) FILTER (WHERE r.customer_id = probe),
-               count(*) FILTER (WHERE r.customer_id IS NULL),
-               count(*) FILTER (WHERE r.customer_id IS DISTINCT FROM probe
-                                  AND r.customer_id IS NOT NULL),
-               (array_agg(r.range_id ORDER BY r.range_id)
-                    FILTER (WHERE r.customer_id IS DISTINCT FROM probe
-                              AND r.customer_id IS NOT NULL))[1:{sample}],
-               (array_agg(DISTINCT r.customer_id)
-                    FILTER (WHERE r.customer_id IS DISTINCT FROM probe
-                              AND r.customer_id IS NOT NULL))[1:{sample}],
-               (array_agg(DISTINCT r.kpi_name::text)
-                    FILTER (WHERE r.customer_id IS DISTINCT FROM probe
-                              AND r.customer_id IS NOT NULL))[1:{sample}]
-        FROM kpi_reference_ranges AS r;
-    RETURN QUERY
-        SELECT 'kpi_observations'::text,
-               count(*) FILTER (WHERE o.customer_id = probe),
-               0::bigint,
-               count(*) FILTER (WHERE o.customer_id IS DISTINCT FROM probe),
-               (array_agg(o.observation_id ORDER BY o.observation_id)
-                    FILTER (WHERE o.customer_id IS DISTINCT FROM probe))[1:{sample}],
-               (array_agg(DISTINCT o.customer_id)
-                    FILTER (WHERE o.customer_id IS DISTINCT FROM probe))[1:{sample}],
-               (array_agg(DISTINCT o.kpi_name::text)
-                    FILTER (WHERE o.customer_id IS DISTINCT FROM probe))[1:{sample}]
-        FROM kpi_observations AS o;
-    RETURN QUERY
-        SELECT 'health_scores'::text,
-               count(*) FILTER (WHERE h.customer_id = probe),
-               0::bigint,
-               count(*) FILTER (WHERE h.customer_id IS DISTINCT FROM probe),
-               (array_agg(h.score_id ORDER BY h.score_id)
-                    FILTER (WHERE h.customer_id IS DISTINCT FROM probe))[1:{sample}],
-               (array_agg(DISTINCT h.customer_id)
-                    FILTER (WHERE h.customer_id IS DISTINCT FROM probe))[1:{sample}],
-               NULL::text[]
-        FROM health_scores AS h;
-END
-$fn$
-"""
-# Row ids and owners named per violation, and probes named per table (the rest are
-# counted): the counts are always exact.
-PROBE_SAMPLE = 10
-PROBE_CUSTOMERS = 10  # customers probed when the catalog proves the policies uniform
-
-# Who the probe runs as, read as the checker: the customers probed (no customer first)
-# and, for each, what the tenant tables really hold of theirs. A temporary table: the
-# probe, which runs as the tenant, compares with it in SQL and returns only what
-# differs. The savepoint around the probe drops it.
-_PROBE_SET = """
-CREATE TEMPORARY TABLE kpictl_rls_probe_set ON COMMIT DROP AS
-SELECT p.customer_id, p.slug,
-       (SELECT count(*) FROM kpi_reference_ranges AS t
-        WHERE t.customer_id = p.customer_id) AS own_ranges,
-       (SELECT count(*) FROM kpi_observations AS t
-        WHERE t.customer_id = p.customer_id) AS own_observations,
-       (SELECT count(*) FROM health_scores AS t
-        WHERE t.customer_id = p.customer_id) AS own_scores,
-       (SELECT count(*) FROM kpi_reference_ranges AS t
-        WHERE t.customer_id IS NULL) AS defaults
-FROM (SELECT NULL::integer AS customer_id, NULL::text AS slug
-      UNION ALL {customers}) AS p
-"""
-_SELECTED_CUSTOMERS = (
-    "SELECT customer_id, slug::text FROM customers "
-    "WHERE customer_id = ANY (CAST(:ids AS integer[]))"
-)
-_ALL_CUSTOMERS = "SELECT customer_id, slug::text FROM customers"
-# :n customers spread evenly over the range of ids, by n index lookups (not a scan)
-_SPREAD_CUSTOMERS = """
-SELECT DISTINCT c.customer_id, c.slug::text
-FROM (SELECT min(customer_id)::bigint AS lo, max(customer_id)::bigint AS hi
-      FROM customers) AS b
-CROSS JOIN generate_series(0, :n - 1) AS i
-CROSS JOIN LATERAL (
-    SELECT customer_id, slug FROM customers
-    WHERE customer_id >= b.lo + (b.hi - b.lo) * i / greatest(:n - 1, 1)
-    ORDER BY customer_id LIMIT 1
-) AS c
-"""
-
-# Run as kpictl_tenant: every probe, compared in SQL with what is stored; only the
-# probes that saw something wrong come back, the first :sample per table, each with
-# the number of wrong probes of its table.
-_PROBE = text(
+# Every policy on the guarded tables that applies to the tenant, for every command:
+# its expressions as deparsed, and every object it depends on that is not built in
+# (pg_depend records no dependency on built-in, pinned objects; the table itself and
+# its columns are left out).
+_POLICIES = text(
     """
-    WITH seen AS (
-        SELECT e.customer_id AS probe_id, e.slug AS probe_slug, p.table_name, p.own,
-               p.defaults, p.foreign_rows, p.foreign_ids, p.foreign_owners, p.foreign_kpis,
-               CASE p.table_name WHEN 'kpi_reference_ranges' THEN e.own_ranges
-                                 WHEN 'kpi_observations' THEN e.own_observations
-                                 ELSE e.own_scores END AS expected_own,
-               CASE p.table_name WHEN 'kpi_reference_ranges' THEN e.defaults
-                                 ELSE 0 END AS expected_defaults
-        FROM pg_temp.kpictl_rls_probe_set AS e
-        CROSS JOIN LATERAL pg_temp.kpictl_rls_probe(e.customer_id) AS p
-    ),
-    wrong AS (
-        SELECT seen.*,
-               row_number() OVER (PARTITION BY table_name
-                                  ORDER BY probe_id NULLS FIRST) AS nth,
-               count(*) OVER (PARTITION BY table_name) AS wrong_probes
-        FROM seen
-        WHERE foreign_rows > 0 OR own <> expected_own OR defaults <> expected_defaults
-    )
-    SELECT * FROM wrong WHERE nth <= :sample ORDER BY table_name, nth
+    SELECT c.relname::text AS table_name, o.polname::text AS name, o.polcmd,
+           o.polpermissive,
+           pg_get_expr(o.polqual, o.polrelid) AS using_expr,
+           pg_get_expr(o.polwithcheck, o.polrelid) AS check_expr,
+           -- schema-qualified whatever the search_path: it is what is compared
+           ARRAY(SELECT CASE
+                     WHEN f.oid IS NOT NULL THEN
+                         format('function %I.%I(%s)', fn.nspname, f.proname,
+                                pg_get_function_identity_arguments(f.oid))
+                     WHEN op.oid IS NOT NULL THEN
+                         format('operator %I.%s(%s, %s)', opn.nspname, op.oprname,
+                                format_type(op.oprleft, NULL), format_type(op.oprright, NULL))
+                     ELSE pg_describe_object(d.refclassid, d.refobjid, 0) END
+                 FROM pg_depend AS d
+                 LEFT JOIN pg_proc AS f
+                        ON d.refclassid = 'pg_proc'::regclass AND f.oid = d.refobjid
+                 LEFT JOIN pg_namespace AS fn ON fn.oid = f.pronamespace
+                 LEFT JOIN pg_operator AS op
+                        ON d.refclassid = 'pg_operator'::regclass AND op.oid = d.refobjid
+                 LEFT JOIN pg_namespace AS opn ON opn.oid = op.oprnamespace
+                 WHERE d.classid = 'pg_policy'::regclass AND d.objid = o.oid
+                   AND NOT (d.refclassid = 'pg_class'::regclass AND d.refobjid = o.polrelid)
+                   AND COALESCE(f.pronamespace, op.oprnamespace, 0)
+                       <> 'pg_catalog'::regnamespace
+                 ORDER BY 1) AS foreign_objects
+    FROM pg_policy AS o
+    JOIN pg_class AS c ON c.oid = o.polrelid
+    WHERE c.oid IN (SELECT to_regclass(n) FROM unnest(CAST(:tables AS text[])) AS n)
+      AND (0 = ANY (o.polroles)
+           OR EXISTS (SELECT FROM unnest(o.polroles) AS r
+                      WHERE r <> 0 AND pg_has_role(:role, r, 'MEMBER')))
+    ORDER BY c.relname, o.polname
     """
 )
 
 
-def row_level_security(conn: Connection, ids: list[int] | None) -> CheckResult:
-    """The catalog side (RLS on, the policies, the role), then the probe as the tenant.
+def row_level_security(
+    conn: Connection, ids: list[int] | None, *, probe_all: bool = False
+) -> CheckResult:
+    """The catalog side, what else the role reaches, then the probe as the tenant.
 
     The probe runs for real under ``kpictl_tenant``, for no customer and for: the
-    selected customers; else every customer, unless the catalog proves that the policies
-    treat all customers alike, and then for PROBE_CUSTOMERS customers spread over the
-    ids. The catalog proves it when, on every tenant table, row-level security is off
-    (then everyone sees everything) or the only policy filtering the tenant's SELECTs
-    is kpictl's own, permissive, with exactly migration 0002's expression: it compares
-    customer_id with the setting alone, so what one customer sees follows for every
-    other. An extra or restrictive policy, or an edited expression, and every customer
-    is probed.
+    selected customers; else every customer when ``probe_all`` or when the catalog
+    cannot prove that the policies treat all customers alike; else PROBE_CUSTOMERS
+    customers spread over the ids. The catalog proves it when, on every guarded table,
+    row-level security is off (then everyone sees everything) or the only policy
+    filtering the tenant's SELECTs is kpictl's own, permissive, with exactly the
+    migrations' expression and only built-in objects: it compares customer_id with the
+    setting alone, so what one customer sees follows for every other.
     """
     name = "row_level_security"
     if db.is_sqlite(conn):
         return CheckResult(name, skipped=SQLITE_RLS_NOTE)
     if not db.is_postgresql(conn):
         return CheckResult(name, skipped=f"not applicable: {conn.dialect.name}")
+    role = TENANT_ROLE
     violations: list[Violation] = []
 
     def fail(message: str, table: str | None = None) -> None:
         violations.append(Violation(message, table=table))
 
     catalog = conn.execute(
-        _RLS_CATALOG,
-        {
-            "role": TENANT_ROLE,
-            "policy": POLICY_NAME,
-            "tables": list(TENANT_TABLES),
-            "using": [POLICY_USING[t] for t in TENANT_TABLES],
-        },
+        _RLS_CATALOG, {"role": role, "policy": POLICY_NAME, "tables": list(GUARDED_TABLES)}
     ).all()
     first = catalog[0]
     role_exists = bool(first.role_exists)
     if not role_exists:
-        fail(f"role {TENANT_ROLE} does not exist: tenant-scoped reads cannot run")
+        fail(f"role {role} does not exist: tenant-scoped reads cannot run")
     else:
         if first.rolsuper:
-            fail(f"role {TENANT_ROLE} is a superuser: it bypasses row-level security")
+            fail(f"role {role} is a superuser: it bypasses row-level security")
         if first.rolbypassrls:
-            fail(f"role {TENANT_ROLE} has BYPASSRLS: it bypasses row-level security")
+            fail(f"role {role} has BYPASSRLS: it bypasses row-level security")
         if not first.checker_is_member:
             fail(
-                f"{first.checker} is not a member of {TENANT_ROLE}: kpictl cannot switch to "
+                f"{first.checker} is not a member of {role}: kpictl cannot switch to "
                 "it for tenant-scoped reads"
             )
     for row in catalog:
@@ -261,122 +190,117 @@ def row_level_security(conn: Connection, ids: list[int] | None) -> CheckResult:
             fail(f"policy {POLICY_NAME} is missing on {table}", table)
         elif role_exists and not row.policy_applies_to_role:
             roles = ", ".join(row.policy_roles) or "nobody"
-            fail(f"policy {POLICY_NAME} on {table} applies to {roles}, not {TENANT_ROLE}", table)
+            fail(f"policy {POLICY_NAME} on {table} applies to {roles}, not {role}", table)
         elif not row.polpermissive or row.polcmd not in ("r", "*"):
             fail(f"policy {POLICY_NAME} on {table} is not a permissive SELECT policy", table)
         if role_exists:
             if row.role_acts_as_owner:
                 fail(
-                    f"{TENANT_ROLE} owns {table} (or is a member of its owner "
+                    f"{role} owns {table} (or is a member of its owner "
                     f"{row.owner}): owners bypass row-level security",
                     table,
                 )
             if not row.role_can_select:
-                fail(f"{TENANT_ROLE} may not SELECT from {table}: tenant reads fail", table)
+                fail(f"{role} may not SELECT from {table}: tenant reads fail", table)
+            for privilege in row.role_writes:
+                if privilege in _NEVER or table == "customers":
+                    fail(
+                        f"{role} may {privilege} {table}"
+                        + (
+                            ": TRUNCATE ignores row-level security"
+                            if privilege == "TRUNCATE"
+                            else ""
+                        )
+                        + "; kpictl's tenant scope only reads",
+                        table,
+                    )
+    unproven: set[str] = set()
+    if role_exists:
+        writes = {row.table_name: set(row.role_writes or ()) for row in catalog}
+        policies = conn.execute(_POLICIES, {"role": role, "tables": list(GUARDED_TABLES)}).all()
+        for policy in policies:
+            problems = _policy_problems(policy, role, writes.get(policy.table_name, set()))
+            for message in problems:
+                fail(message, policy.table_name)
+            if policy.polcmd in ("r", "*") and (problems or not _is_kpictl_read(policy)):
+                unproven.add(policy.table_name)
+        violations.extend(beyond_intended(conn, role))
+    note = None
     if role_exists and first.checker_is_member:
-        uniform = all(
-            row.table_exists and (not row.relrowsecurity or not row.unproven_policies)
-            for row in catalog
+        uniform = not unproven and all(row.table_exists for row in catalog)
+        params: dict[str, Any]
+        if ids is not None:
+            probed, params = probing.SELECTED_CUSTOMERS, {"ids": ids}
+        elif probe_all or not uniform:
+            probed, params = probing.ALL_CUSTOMERS, {}
+        else:
+            probed, params = probing.SPREAD_CUSTOMERS, {"n": PROBE_CUSTOMERS}
+        result = probing.probe(conn, role, probed, params)
+        violations.extend(result.violations)
+        if not result.failed:
+            note = _coverage(role, result.customers_probed, ids, probe_all, uniform)
+    return CheckResult(name, tuple(violations), note=note)
+
+
+def _is_kpictl_read(policy: Any) -> bool:
+    """kpictl's own read policy, exactly as the migrations create it."""
+    return bool(
+        policy.name == POLICY_NAME
+        and policy.polcmd == "r"
+        and policy.polpermissive
+        and policy.using_expr == POLICY_USING.get(policy.table_name)
+        and policy.check_expr is None
+        and not policy.foreign_objects
+    )
+
+
+def _policy_problems(policy: Any, role: str, writes: set[str]) -> list[str]:
+    """What is wrong with one policy that applies to the tenant."""
+    where = f"policy {policy.name} on {policy.table_name}"
+    problems = []
+    if policy.foreign_objects:
+        problems.append(
+            f"{where} uses {', '.join(policy.foreign_objects)}, not only built-in "
+            "(pg_catalog) objects: its expression may read as kpictl's and mean another"
         )
-        violations.extend(_probe(conn, ids, every_customer=not uniform))
-    return CheckResult(name, tuple(violations))
+    command = _COMMANDS.get(policy.polcmd, policy.polcmd)
+    granted = writes if command == "ALL" else writes & {command}
+    granted -= set(_NEVER)
+    if policy.polpermissive and granted and policy.table_name != "customers":
+        # A permissive write policy widens what the role may write: it must admit
+        # the customer's own rows only, for the rows it reaches and the rows it makes.
+        check = policy.check_expr if policy.check_expr is not None else policy.using_expr
+        using_ok = policy.polcmd == "a" or policy.using_expr == WRITE_USING
+        check_ok = policy.polcmd == "d" or check == WRITE_USING
+        if not (using_ok and check_ok):
+            problems.append(
+                f"{where} lets {role} {'/'.join(sorted(granted))} rows "
+                f"USING {policy.using_expr} WITH CHECK {check}, not only its own "
+                f"customer's rows {WRITE_USING}"
+            )
+    return problems
 
 
-def _probe(conn: Connection, ids: list[int] | None, *, every_customer: bool) -> list[Violation]:
-    """Run the probe as the tenant role; what it sees, compared with what is stored."""
-    params: dict[str, Any]
+def _coverage(role: str, probed: int, ids: list[int] | None, probe_all: bool, uniform: bool) -> str:
+    """What the probe proves, in words: the check's note."""
+    what = f"probed as {role} (reads, and the writes it holds): no customer and "
     if ids is not None:
-        probed, params = _SELECTED_CUSTOMERS, {"ids": ids}
-    elif every_customer:
-        probed, params = _ALL_CUSTOMERS, {}
-    else:
-        probed, params = _SPREAD_CUSTOMERS, {"n": PROBE_CUSTOMERS}
-    savepoint = conn.begin_nested()
-    try:
-        conn.exec_driver_sql(
-            _PROBE_FUNCTION.replace("{setting}", CUSTOMER_SETTING).replace(
-                "{sample}", str(PROBE_SAMPLE)
-            )
+        return (
+            what + f"the {probed} customer{'s' if probed != 1 else ''} named with "
+            "--customer; other customers were not probed"
         )
-        conn.execute(text(_PROBE_SET.replace("{customers}", probed)), params)
-        conn.exec_driver_sql(f"GRANT SELECT ON pg_temp.kpictl_rls_probe_set TO {TENANT_ROLE}")
-        with tenant_scope(conn, None):
-            wrong = conn.execute(_PROBE, {"sample": PROBE_SAMPLE}).all()
-            active = conn.execute(
-                text(
-                    "SELECT name, row_security_active(name) AS active "
-                    "FROM unnest(CAST(:tables AS text[])) AS name"
-                ),
-                {"tables": list(TENANT_TABLES)},
-            ).all()
-    except sa_exc.DBAPIError as exc:
-        detail = str(exc.orig or exc).strip().splitlines()[0]
-        return [Violation(f"the probe under {TENANT_ROLE} failed: {detail}")]
-    finally:
-        # drops the probe function and the probe set, undoes the role and the setting
-        savepoint.rollback()
-    violations = [
-        Violation(
-            f"row_security_active('{row.name}') is false under {TENANT_ROLE}: its reads "
-            "of this table are not filtered",
-            table=row.name,
+    if probe_all or not uniform:
+        why = (
+            "--probe all"
+            if probe_all
+            else "the catalog shows policies other than kpictl's own, so each customer "
+            "may be treated differently"
         )
-        for row in active
-        if not row.active
-    ]
-    for row in wrong:
-        violations.extend(_probe_violations(row))
-        if row.nth == PROBE_SAMPLE and row.wrong_probes > PROBE_SAMPLE:
-            violations.append(
-                Violation(
-                    f"under {TENANT_ROLE}, {row.table_name} also shows wrong rows to "
-                    f"{row.wrong_probes - PROBE_SAMPLE} more probed customers (only the "
-                    f"first {PROBE_SAMPLE} are listed)",
-                    table=row.table_name,
-                )
-            )
-    return violations
-
-
-def _probe_violations(row: Any) -> list[Violation]:
-    """What one probe saw wrong on one table: foreign rows, missing own rows or defaults."""
-    who = f"customer {row.probe_slug}" if row.probe_id is not None else "no customer"
-
-    def seen(what: str, **details: Any) -> Violation:
-        return Violation(
-            f"under {TENANT_ROLE} as {who}, {what}",
-            table=row.table_name,
-            customer=row.probe_slug,
-            customer_id=row.probe_id,
-            **details,
-        )
-
-    violations = []
-    if row.foreign_rows:
-        owners = ", ".join(str(o) for o in row.foreign_owners or [])
-        kpis = list(row.foreign_kpis or [])
-        sample = " (first ones)" if row.foreign_rows > len(row.foreign_ids or []) else ""
-        violations.append(
-            seen(
-                f"SELECT * FROM {row.table_name} returns {row.foreign_rows} rows of other "
-                f"customers (customer_id {owners}"
-                + (f"; KPIs {', '.join(kpis)}" if kpis else "")
-                + f"; {PK[row.table_name]} {ids_text(row.foreign_ids or [])}{sample})",
-                kpi_name=kpis[0] if len(kpis) == 1 else None,
-                row_ids=tuple(row.foreign_ids or ()),
-            )
-        )
-    # the policies must also admit what is the tenant's: else its reads silently fall
-    # back to defaults or see nothing
-    if row.own != row.expected_own:
-        violations.append(
-            seen(f"{row.table_name} shows {row.own} of the customer's {row.expected_own} rows")
-        )
-    if row.defaults != row.expected_defaults:
-        violations.append(
-            seen(
-                f"{row.table_name} shows {row.defaults} of the {row.expected_defaults} "
-                "system defaults"
-            )
-        )
-    return violations
+        return what + f"every customer ({probed}; {why})"
+    return (
+        what + f"{probed} customers spread over the ids. The catalog shows only kpictl's "
+        "own policies, which compare customer_id with the session's customer and use "
+        "only built-in functions, so they treat every customer alike and the sample "
+        "stands for all; a sample cannot find what depends on the data of a customer it "
+        "did not probe; --probe all probes every customer"
+    )
