@@ -83,7 +83,7 @@ DECLARE
             'INSERT INTO health_scores (score_id, customer_id, computed_at, model, score, '
             'status) VALUES (-2147483647, $1, now(), ''probe'', 0, ''probe'')' END;
 BEGIN
-    IF has_table_privilege(tbl, 'UPDATE') THEN
+    IF has_any_column_privilege(tbl, 'UPDATE') THEN
         updated := pg_temp.kpictl_rls_try(format('UPDATE %I SET ' || reach, tbl), NULL);
         IF probe IS NOT NULL THEN
             taken := pg_temp.kpictl_rls_try(
@@ -97,7 +97,7 @@ BEGIN
     IF has_table_privilege(tbl, 'DELETE') THEN
         deleted := pg_temp.kpictl_rls_try(format('DELETE FROM %I', tbl), NULL);
     END IF;
-    IF has_table_privilege(tbl, 'INSERT') THEN
+    IF has_any_column_privilege(tbl, 'INSERT') THEN
         inserted := 0;
         IF other IS NOT NULL AND pg_temp.kpictl_rls_try(ins, other) <> 0 THEN
             inserted := inserted + 1;

@@ -13,7 +13,9 @@ directly, through PUBLIC or through the roles it is a member of:
   (SECURITY INVOKER) can do nothing the role cannot do itself, which this check
   enumerates, and PostgreSQL lets PUBLIC execute every function by default: they are
   not listed;
-- CREATE on any schema or on the database, USAGE on a schema other than kpictl's;
+- CREATE on any schema (a look-alike function or table could be put on the search
+  path) or on the database. USAGE on a schema gives nothing by itself (what is in it
+  is listed above) and PostgreSQL grants USAGE on ``public`` to PUBLIC: not listed;
 - membership of another role;
 - a default for ``kpictl.customer_id`` set with ALTER DATABASE or ALTER ROLE (for this
   database or all): a session that forgets to set it would read as that customer.
@@ -35,8 +37,6 @@ INTENDED_TABLES = ("customers", *TENANT_TABLES)
 _REACH = text(
     """
     WITH tenant AS (SELECT oid FROM pg_roles WHERE rolname = :role),
-    home AS (SELECT relnamespace AS oid FROM pg_class
-             WHERE oid = to_regclass(CAST(:home AS text))),
     intended AS (SELECT to_regclass(n) AS oid FROM unnest(CAST(:intended AS text[])) AS n),
     ordinary AS (
         SELECT n.oid, n.nspname FROM pg_namespace n
@@ -73,16 +73,9 @@ _REACH = text(
     FROM pg_proc p JOIN ordinary n ON n.oid = p.pronamespace CROSS JOIN tenant t
     WHERE p.prosecdef AND has_function_privilege(t.oid, p.oid, 'EXECUTE')
     UNION ALL
-    SELECT 'schema', quote_ident(n.nspname),
-           array_to_string(ARRAY(SELECT x FROM unnest(ARRAY['USAGE', 'CREATE']) AS x
-                                 WHERE has_schema_privilege(t.oid, n.oid, x)
-                                   AND (x = 'CREATE'
-                                        OR n.oid IS DISTINCT FROM (SELECT oid FROM home))),
-                           ', ')
+    SELECT 'schema', quote_ident(n.nspname), 'CREATE'
     FROM ordinary n CROSS JOIN tenant t
     WHERE has_schema_privilege(t.oid, n.oid, 'CREATE')
-       OR (has_schema_privilege(t.oid, n.oid, 'USAGE')
-           AND n.oid IS DISTINCT FROM (SELECT oid FROM home))
     UNION ALL
     SELECT 'database', quote_ident(current_database()), 'CREATE'
     FROM tenant t WHERE has_database_privilege(t.oid, current_database(), 'CREATE')
@@ -114,7 +107,6 @@ def beyond_intended(conn: Connection, role: str) -> list[Violation]:
         _REACH,
         {
             "role": role,
-            "home": TENANT_TABLES[0],
             "intended": list(INTENDED_TABLES),
             "setting": CUSTOMER_SETTING,
         },

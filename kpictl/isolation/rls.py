@@ -72,9 +72,12 @@ _RLS_CATALOG = text(
            tr.rolsuper, tr.rolbypassrls,
            pg_has_role(tr.oid, c.relowner, 'USAGE') AS role_acts_as_owner,
            has_table_privilege(tr.oid, c.oid, 'SELECT') AS role_can_select,
+           -- INSERT, UPDATE and REFERENCES may be granted on some columns only
            ARRAY(SELECT x FROM unnest(ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE',
                                             'REFERENCES', 'TRIGGER']) AS x
-                 WHERE has_table_privilege(tr.oid, c.oid, x)) AS role_writes,
+                 WHERE CASE WHEN x IN ('INSERT', 'UPDATE', 'REFERENCES')
+                            THEN has_any_column_privilege(tr.oid, c.oid, x)
+                            ELSE has_table_privilege(tr.oid, c.oid, x) END) AS role_writes,
            pg_has_role(current_user, tr.oid, 'MEMBER') AS checker_is_member,
            p.polname IS NOT NULL AS policy_exists,
            p.polpermissive,

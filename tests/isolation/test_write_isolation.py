@@ -37,6 +37,16 @@ WRITE_ATTACKS = {
             "UPDATE kpi_observations (no WHERE) reaches",
         ],
     ),
+    "UPDATE of one column, policy USING (true)": (
+        [
+            f"GRANT UPDATE (value) ON kpi_observations TO {TENANT_ROLE}",
+            f"CREATE POLICY w ON kpi_observations FOR UPDATE TO {TENANT_ROLE} USING (true)",
+        ],
+        [
+            "policy w on kpi_observations lets kpictl_tenant UPDATE rows",
+            "UPDATE kpi_observations (no WHERE) reaches",
+        ],
+    ),
     "DELETE policy USING (true)": (
         [
             f"GRANT DELETE ON health_scores TO {TENANT_ROLE}",
