@@ -77,6 +77,8 @@ def junit_xml(report: IsolationReport) -> str:
             failure.text = xml_text("\n".join(v.message for v in check.violations))
         elif check.status == "skipped":
             ET.SubElement(case, "skipped", {"message": xml_text(check.skipped or "")})
+        if check.note:  # what the check covered: CI shows it with the testcase
+            ET.SubElement(case, "system-out").text = xml_text(check.note)
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, "unicode") + "\n"
 

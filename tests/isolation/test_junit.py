@@ -51,6 +51,7 @@ def test_a_failing_report_validates_and_junitparser_reads_it(
     rls = cases["row_level_security"]
     if db_url.startswith("postgresql"):
         assert rls.is_passed and suite.skipped == 0
+        assert "probed as kpictl_tenant" in (rls.system_out or "")
     else:
         assert rls.is_skipped and suite.skipped == 1
         (skip,) = rls.result
