@@ -14,7 +14,7 @@ from sqlalchemy import Column, Connection, MetaData, String, Table, bindparam, t
 from kpictl.adopt.inspect import CUSTOMERS
 from kpictl.adopt.plan import ADOPTED_TABLES, AdoptionPlan
 from kpictl.db import schema
-from kpictl.db.rls import enable_row_level_security
+from kpictl.db.rls import enable_row_level_security, scope_customers
 from kpictl.store import JsonText, bulk_insert
 
 _alembic = MetaData()
@@ -47,6 +47,7 @@ def apply_plan(conn: Connection, plan: AdoptionPlan, *, lock_timeout: float) -> 
             schema.metadata.create_all(conn, tables=tables, checkfirst=False)
         elif step.kind == "rls":
             enable_row_level_security(conn)
+            scope_customers(conn)  # migration 0005
         elif step.kind == "revisions":
             rows = [{**r, "content": JsonText(r["content"])} for r in plan.revisions]
             bulk_insert(conn, schema.range_revisions, rows)

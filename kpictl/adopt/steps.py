@@ -327,8 +327,9 @@ def _row_level_security(plan: AdoptionPlan, found: Found, q: Any) -> None:
             section,
             "+",
             f"role {ROLE} (NOLOGIN, no BYPASSRLS), SELECT on customers and "
-            f"{', '.join(TENANT_TABLES)}; row-level security and policy {POLICY} on each "
-            "(as migration 0002 of a fresh init)",
+            f"{', '.join(TENANT_TABLES)}; row-level security and policy {POLICY} on each, "
+            "customers showing the tenant its own row only (as migrations 0002 and 0005 "
+            "of a fresh init)",
             kind="rls",
         )
     )
@@ -354,11 +355,12 @@ def _row_level_security(plan: AdoptionPlan, found: Found, q: Any) -> None:
                 Step(
                     section,
                     "+",
-                    f"policy {name} on {RANGES} FOR ALL TO {grant.role} USING (true): "
-                    f"{grant.role} keeps every row it could reach ({privileges})",
-                    (
-                        f"CREATE POLICY {q(name)} ON {RANGES} AS PERMISSIVE FOR ALL "
-                        f"TO {q(grant.role)} USING (true) WITH CHECK (true)",
+                    f"policy {name} on {RANGES} and customers FOR ALL TO {grant.role} "
+                    f"USING (true): {grant.role} keeps every row it could reach ({privileges})",
+                    tuple(
+                        f"CREATE POLICY {q(name)} ON {table} AS PERMISSIVE FOR ALL "
+                        f"TO {q(grant.role)} USING (true) WITH CHECK (true)"
+                        for table in (RANGES, "customers")
                     ),
                 )
             )

@@ -24,6 +24,16 @@ def verify_isolation(
             help="Also write a JUnit XML report to FILE, one testcase per check.",
         ),
     ] = None,
+    probe: Annotated[
+        str,
+        typer.Option(
+            "--probe",
+            metavar="sample|all",
+            help="PostgreSQL: probe row-level security as the tenant for a sample of "
+            "customers (when the catalog proves the policies treat all alike; else all "
+            "of them) or for every customer.",
+        ),
+    ] = "sample",
     output: Output = OutputFormat.table,
 ) -> None:
     """Prove tenant isolation: run every check; exit 1 if any fails.
@@ -36,10 +46,11 @@ def verify_isolation(
         kpictl verify-isolation --junit isolation.xml
     """
     from kpictl import isolation
-    from kpictl.render.isolation import junit_xml, render_isolation
+    from kpictl.render.isolation import render_isolation
+    from kpictl.render.junit import junit_xml
 
     app = app_context(ctx)
-    report = isolation.verify_isolation(app.settings, customers=customer or [])
+    report = isolation.verify_isolation(app.settings, customers=customer or [], probe=probe)
     if junit is not None:
         try:
             junit.write_text(junit_xml(report), encoding="utf-8")

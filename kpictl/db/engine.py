@@ -19,6 +19,7 @@ from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import NullPool
 
+from kpictl.db.tenant import refuse_reads_through_rls
 from kpictl.errors import DatabaseError, DatabaseUnavailable, KpictlError, LockTimeout, SchemaTooNew
 from kpictl.render.numbers import fmt_num
 from kpictl.settings import DEFAULT_LOCK_TIMEOUT, Settings, password_of
@@ -349,4 +350,5 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
         if is_postgresql(conn):
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
+            refuse_reads_through_rls(conn)  # PostgreSQL: never read a filtered view as all
             yield conn

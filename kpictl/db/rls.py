@@ -83,3 +83,17 @@ def disable_row_level_security(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY"))
     conn.execute(text(f"REVOKE SELECT ON customers, {', '.join(TENANT_TABLES)} FROM {ROLE}"))
     conn.execute(text(f"REVOKE USAGE ON SCHEMA {schema} FROM {ROLE}"))
+
+
+def scope_customers(conn: Connection) -> None:
+    """Row-level security on ``customers`` (migration 0005): the tenant role sees its own
+    customer row only, so a login granted the cluster-wide role for one database cannot
+    list the customers of every database it can reach. kpictl's tenant-scoped reads look
+    the customer up before they enter the scope, so they lose nothing."""
+    conn.execute(text("ALTER TABLE customers ENABLE ROW LEVEL SECURITY"))
+    conn.execute(
+        text(
+            f"CREATE POLICY {POLICY} ON customers AS PERMISSIVE FOR SELECT TO {ROLE} "
+            f"USING (customer_id = {SESSION_CUSTOMER})"
+        )
+    )

@@ -17,6 +17,9 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, text
 
+from kpictl.db.schema import TENANT_TABLES
+from kpictl.errors import DatabaseError
+
 TENANT_ROLE = "kpictl_tenant"
 CUSTOMER_SETTING = "kpictl.customer_id"
 POLICY_NAME = "kpictl_tenant_isolation"
@@ -67,3 +70,38 @@ def tenant_scope(
         return
     conn.execute(text("SELECT set_config(:name, '', true)"), {"name": CUSTOMER_SETTING})
     conn.exec_driver_sql("SET LOCAL ROLE NONE")
+
+
+# The tables whose rows row-level security filters for roles that are neither their
+# owner nor a superuser nor BYPASSRLS: those roles would read them as empty.
+_FILTERED_TABLES = ("customers", *TENANT_TABLES)
+_FILTERED_FOR_ME = text(
+    """
+    SELECT current_user AS me,
+           array_agg(t ORDER BY t) FILTER (WHERE row_security_active(to_regclass(t))) AS tables
+    FROM unnest(CAST(:tables AS text[])) AS t
+    """
+)
+
+
+def refuse_reads_through_rls(conn: Connection) -> None:
+    """Refuse to read as a role that row-level security filters (PostgreSQL; one statement).
+
+    kpictl reads all customers' rows as the connecting role and narrows to a tenant
+    itself (``tenant_scope``). A role that is not the tables' owner, not a superuser
+    and has no BYPASSRLS is filtered by the policies without any error: with no
+    customer set it sees no customer's rows, and a read command would report an empty
+    database as the truth (``diff`` every row deleted, ``export`` nothing). Exit 3.
+    Outside a tenant scope only; a no-op on SQLite.
+    """
+    if conn.dialect.name != "postgresql" or conn.info.get(_SCOPE_KEY) is not None:
+        return
+    row = conn.execute(_FILTERED_FOR_ME, {"tables": list(_FILTERED_TABLES)}).one()
+    if row.tables:
+        raise DatabaseError(
+            f"role {row.me} reads {', '.join(row.tables)} through row-level security: it "
+            "would see no customer's rows, and kpictl would report them as absent",
+            hint="read as the owner of kpictl's tables, or as a role with BYPASSRLS and "
+            f"SELECT on them (ALTER ROLE {row.me} BYPASSRLS; GRANT SELECT ON ALL TABLES IN "
+            f"SCHEMA <schema> TO {row.me}); a superuser may grant BYPASSRLS",
+        )

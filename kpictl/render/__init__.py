@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from kpictl.render.customers import render_customers
     from kpictl.render.formats import write_document, write_json_records
     from kpictl.render.history import HISTORY_FIELDS, render_history
-    from kpictl.render.isolation import junit_xml, render_isolation
+    from kpictl.render.isolation import render_isolation
+    from kpictl.render.junit import junit_xml
     from kpictl.render.numbers import fmt_num, json_value, number_text, score_text
     from kpictl.render.observations import render_observations
     from kpictl.render.plans import (
@@ -63,7 +64,7 @@ _HOMES = {
     "band_text": "ranges",
     "fmt_num": "numbers",
     "json_value": "numbers",
-    "junit_xml": "isolation",
+    "junit_xml": "junit",
     "number_text": "numbers",
     "plan_changes": "plans",
     "progress": "console",

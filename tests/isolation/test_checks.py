@@ -469,7 +469,7 @@ def test_the_tenant_role_without_read_access(seeded, kit) -> None:
 @ON_POSTGRESQL
 def test_a_missing_tenant_role(seeded, kit, monkeypatch) -> None:
     """The role is never dropped here (the cluster shares it): look for another name."""
-    monkeypatch.setattr(isolation, "TENANT_ROLE", "kpictl_no_such_role")
+    monkeypatch.setattr(isolation.rls, "TENANT_ROLE", "kpictl_no_such_role")
     result = kit.report(seeded)
     assert kit.failed(result) == {"row_level_security"}
     (violation,) = result.check("row_level_security").violations

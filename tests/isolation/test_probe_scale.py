@@ -52,7 +52,7 @@ def test_a_policy_hole_for_one_customer_outside_the_sample_is_found(
     prove it uniform, so every customer is probed, not only the sample."""
     url = seeded.database_url
     add_customers(kit, url)
-    monkeypatch.setattr(isolation, "PROBE_CUSTOMERS", 2)  # the lowest and highest ids
+    monkeypatch.setattr(isolation.rls, "PROBE_CUSTOMERS", 2)  # the lowest and highest ids
     victim = kit.customer_ids(url)["bulk-150"]
     with kit.raw(url) as conn:
         conn.execute(text("DROP POLICY kpictl_tenant_isolation ON kpi_observations"))
