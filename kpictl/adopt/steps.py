@@ -351,19 +351,19 @@ def _row_level_security(plan: AdoptionPlan, found: Found, q: Any) -> None:
             )
         else:
             name = f"kpictl_keep_{grant.role}"[:63]
-            plan.steps.append(
-                Step(
-                    section,
-                    "+",
-                    f"policy {name} on {RANGES} and customers FOR ALL TO {grant.role} "
-                    f"USING (true): {grant.role} keeps every row it could reach ({privileges})",
-                    tuple(
-                        f"CREATE POLICY {q(name)} ON {table} AS PERMISSIVE FOR ALL "
-                        f"TO {q(grant.role)} USING (true) WITH CHECK (true)"
-                        for table in (RANGES, "customers")
-                    ),
+            for table in (RANGES, "customers"):  # customers: row-level security since 0005
+                plan.steps.append(
+                    Step(
+                        section,
+                        "+",
+                        f"policy {name} on {table} FOR ALL TO {grant.role} USING (true): "
+                        f"{grant.role} keeps every row it could reach ({privileges})",
+                        (
+                            f"CREATE POLICY {q(name)} ON {table} AS PERMISSIVE FOR ALL "
+                            f"TO {q(grant.role)} USING (true) WITH CHECK (true)",
+                        ),
+                    )
                 )
-            )
     if found.owner:
         plan.steps.append(
             Step(section, "=", f"{found.owner} owns {RANGES}: owners are not subject to it")

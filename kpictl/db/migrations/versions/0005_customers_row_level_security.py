@@ -21,7 +21,6 @@ branch_labels = None
 depends_on = None
 
 
-
 def upgrade() -> None:
     from kpictl.db.rls import scope_customers
 
