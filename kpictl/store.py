@@ -10,13 +10,15 @@ import io
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     ColumnElement,
     Connection,
+    Row,
+    Select,
     Table,
     and_,
     bindparam,
@@ -32,7 +34,7 @@ from sqlalchemy import update as sa_update
 
 from kpictl.db.schema import customers, kpi_reference_ranges, range_revisions
 from kpictl.db.tenant import tenant_scope
-from kpictl.plan import Plan, RecordedRevision, StoredRange
+from kpictl.errors import UnknownCustomer
 from kpictl.rangefiles.model import (
     BOUND_COLUMNS,
     RANGE_COLUMNS,
@@ -40,13 +42,11 @@ from kpictl.rangefiles.model import (
     content_sha256,
     normalised_content,
 )
+from kpictl.seeding.plan import RecordedRevision, StoredRange
+from kpictl.times import utcnow
 
 R = kpi_reference_ranges
 _RANGE_VALUE_COLUMNS = [R.c[c] for c in RANGE_COLUMNS]
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 # -- customers -----------------------------------------------------------------------
@@ -75,6 +75,16 @@ def customers_by_slug(
     if len(wanted) <= MAX_IN_LIST:
         query = query.where(customers.c.slug.in_(sorted(wanted)))
     return {row.slug: Customer(*row) for row in conn.execute(query) if row.slug in wanted}
+
+
+def get_customer(conn: Connection, slug: str) -> Customer:
+    """The customer with this slug; UnknownCustomer (exit 2) when there is none."""
+    found = customers_by_slug(conn, [slug]).get(slug)
+    if found is None:
+        raise UnknownCustomer(
+            f"unknown customer {slug!r}", hint="'kpictl customers list' shows the customers"
+        )
+    return found
 
 
 def create_customers(conn: Connection, new: Mapping[str, str]) -> None:
@@ -117,7 +127,7 @@ def stored_ranges(
     """Rows of the given scopes (None: the system defaults), keyed by scope then KPI."""
     ids = set(customer_ids)
     out: dict[int | None, dict[str, StoredRange]] = {i: {} for i in ids}
-    scope = _scope_filter(R.c.customer_id, ids)
+    scope = scope_filter(R.c.customer_id, ids)
     if scope is None:
         return out
     query = select(R.c.range_id, R.c.customer_id, R.c.kpi_name, *_RANGE_VALUE_COLUMNS).where(scope)
@@ -138,8 +148,11 @@ def stored_ranges(
 MAX_IN_LIST = 1000
 
 
-def _scope_filter(column: Any, ids: Collection[int | None]) -> ColumnElement[bool] | None:
-    """WHERE for rows of the given scopes (None: defaults); None when there are none."""
+def scope_filter(column: Any, ids: Collection[int | None]) -> ColumnElement[bool] | None:
+    """WHERE for rows of the given scopes (None: defaults); None when there are none.
+
+    Past MAX_IN_LIST customers it admits every customer's rows: callers keep only the
+    scopes they asked for."""
     real_ids = sorted(i for i in ids if i is not None)
     clauses = []
     if len(real_ids) > MAX_IN_LIST:
@@ -253,30 +266,47 @@ def effective_ranges(
 # -- revisions -----------------------------------------------------------------------
 
 
+RV = range_revisions
+
+
+def newest_revisions(scope: ColumnElement[bool] | None = None) -> Select[Any]:
+    """The revision_id of the latest revision of each scope (of those ``scope`` admits):
+    the one definition of "latest revision" that every reader of the log uses."""
+    newest = select(func.max(RV.c.revision_id)).group_by(RV.c.customer_id)
+    return newest if scope is None else newest.where(scope)
+
+
+def latest_revision_rows(
+    conn: Connection, customer_ids: Iterable[int | None], *columns: Any
+) -> dict[int | None, Row[Any]]:
+    """``columns`` of the newest revision of each given scope (None: defaults), keyed by
+    scope: one query."""
+    ids = set(customer_ids)
+    scope = scope_filter(RV.c.customer_id, ids)
+    if scope is None:
+        return {}
+    query = select(RV.c.customer_id, *columns).where(RV.c.revision_id.in_(newest_revisions(scope)))
+    return {row.customer_id: row for row in conn.execute(query) if row.customer_id in ids}
+
+
 def latest_revisions(
     conn: Connection, customer_ids: Iterable[int | None]
 ) -> dict[int | None, RecordedRevision]:
     """The newest revision of each given scope (None: defaults), in one query."""
-    ids = set(customer_ids)
-    scope = _scope_filter(range_revisions.c.customer_id, ids)
-    if scope is None:
-        return {}
-    RV = range_revisions
-    newest = select(func.max(RV.c.revision_id)).where(scope).group_by(RV.c.customer_id)
-    query = select(
-        RV.c.customer_id,
+    rows = latest_revision_rows(
+        conn,
+        customer_ids,
         RV.c.version,
         RV.c.sha256,
         RV.c.content_sha256,
         RV.c.catalog_sha256,
         RV.c.scoring,
-    ).where(RV.c.revision_id.in_(newest))
+    )
     return {
-        row.customer_id: RecordedRevision(
+        cid: RecordedRevision(
             row.version, row.sha256, row.content_sha256, row.catalog_sha256, row.scoring
         )
-        for row in conn.execute(query)
-        if row.customer_id in ids
+        for cid, row in rows.items()
     }
 
 
@@ -285,12 +315,10 @@ def recorded_file_hashes(
 ) -> dict[str | None, tuple[str, str | None]]:
     """(sha256, catalog_sha256) of the latest revision of each scope, keyed by slug
     (None: defaults); ``slugs`` None means every customer. One query."""
-    RV = range_revisions
-    newest = select(func.max(RV.c.revision_id)).group_by(RV.c.customer_id)
     query = (
         select(customers.c.slug, RV.c.sha256, RV.c.catalog_sha256)
         .select_from(RV.outerjoin(customers, customers.c.customer_id == RV.c.customer_id))
-        .where(RV.c.revision_id.in_(newest))
+        .where(RV.c.revision_id.in_(newest_revisions()))
     )
     wanted = None if slugs is None else set(slugs)
     if wanted is not None and len(wanted) <= MAX_IN_LIST:
@@ -398,7 +426,7 @@ def _unconfirmed_scopes_here(
     content, and compared with the latest revision's."""
     recorded = latest_revisions(conn, candidates)
     stored = stored_ranges(conn, candidates)
-    scope = _scope_filter(customers.c.customer_id, [i for i in candidates if i is not None])
+    scope = scope_filter(customers.c.customer_id, [i for i in candidates if i is not None])
     names: dict[int | None, tuple[str | None, str | None]] = {None: (None, None)}
     if scope is not None:
         query = select(customers.c.customer_id, customers.c.slug, customers.c.name).where(scope)
@@ -414,68 +442,7 @@ def _unconfirmed_scopes_here(
     return {cid for cid, hashes in candidates.items() if not unedited(cid, *hashes)}
 
 
-# -- applying a plan -----------------------------------------------------------------
-
-
-def apply_plan(
-    conn: Connection,
-    plan: Plan,
-    customer_ids: Mapping[str, int],
-    *,
-    applied_by: str,
-    catalog_sha256: str | None = None,
-) -> None:
-    """Write a plan with bulk statements: one per kind of change, for all scopes at once."""
-    now = utcnow()
-    adds: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    removes: list[int] = []
-    revisions: list[dict[str, Any]] = []
-    for scope in plan.scopes:
-        if not scope.needs_revision:
-            continue
-        cid = customer_ids[scope.scope] if scope.scope is not None else None
-        for change in scope.changes:
-            if change.action == "add":
-                adds.append(
-                    {
-                        "customer_id": cid,
-                        "kpi_name": change.kpi_name,
-                        **(change.row or {}),
-                        "updated_at": now,
-                    }
-                )
-            elif change.action == "change":
-                updates.append(
-                    {"b_range_id": change.range_id, **(change.row or {}), "updated_at": now}
-                )
-            elif change.action == "remove":
-                assert change.range_id is not None
-                removes.append(change.range_id)
-        file = scope.file
-        revisions.append(
-            {
-                "customer_id": cid,
-                "scope": scope.scope,
-                "version": file.version,
-                "sha256": file.sha256,
-                "content_sha256": file.content_sha256,
-                "catalog_sha256": catalog_sha256,
-                "applied_at": now,
-                "applied_by": applied_by,
-                "adds": scope.count("add"),
-                "changes": scope.count("change"),
-                "removes": scope.count("remove"),
-                "scoring": file.scoring.to_dict() if file.scoring else None,
-                "content": JsonText(file.content_json),
-            }
-        )
-    if removes:
-        conn.execute(delete(R).where(R.c.range_id.in_(removes)))
-    if updates:
-        conn.execute(sa_update(R).where(R.c.range_id == bindparam("b_range_id")), updates)
-    bulk_insert(conn, R, adds)
-    bulk_insert(conn, range_revisions, revisions)
+# -- bulk writes ---------------------------------------------------------------------
 
 
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -40,10 +40,10 @@ def verify_isolation(
 
         kpictl verify-isolation --junit isolation.xml
     """
-    from kpictl import isolation
+    from kpictl import api
 
     app = app_context(ctx)
-    report = isolation.verify_isolation(app.settings, customers=customer or [])
+    report = api.verify_isolation(app.settings, customers=customer or [])
     if junit is not None:
         try:
             junit.write_text(report.junit_xml(), encoding="utf-8")

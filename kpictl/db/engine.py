@@ -259,6 +259,19 @@ def upgrade(engine: Engine) -> str:
     return head_revision()
 
 
+def initialise(settings: Settings) -> tuple[str | None, str]:
+    """``kpictl init``: create or upgrade the schema; (revision before, revision after)."""
+    with translate_errors(settings):
+        engine = make_engine(settings)
+        try:
+            with engine.connect() as conn:
+                before = current_revision(conn)
+            after = ensure_schema(engine)
+        finally:
+            engine.dispose()
+    return before, after
+
+
 @contextmanager
 def open_database(
     settings: Settings, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, migrate: bool = True

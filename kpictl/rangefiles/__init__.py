@@ -19,6 +19,7 @@ from kpictl.rangefiles.model import (
     RangeSet,
     Scoring,
 )
+from kpictl.rangefiles.rangedir import RangeDir
 
 __all__ = [
     "API_VERSION",
@@ -27,6 +28,7 @@ __all__ = [
     "KpiDef",
     "KpiRange",
     "Problem",
+    "RangeDir",
     "RangeFile",
     "RangeSet",
     "Scoring",

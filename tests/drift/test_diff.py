@@ -275,18 +275,20 @@ def test_an_unreachable_database_is_exit_3(kpictl, tmp_path) -> None:
 
 def test_the_report_is_one_plan_with_prune(kpictl, ranges_dir, db_url) -> None:
     """diff's changes are exactly seed --prune's plan: one computation, two renderings."""
-    from kpictl import api, drift
+    from kpictl import api
     from kpictl.db import engine as db
+    from kpictl.rangefiles import RangeDir
+    from kpictl.seeding import build_plan
     from kpictl.settings import Settings
 
     kpictl("seed", "--defaults")
     settings = Settings(database_url=db_url, ranges_dir=ranges_dir)
-    report = drift.diff(settings)
+    report = api.diff(settings)
     assert isinstance(report, DriftReport)
-    files, _warnings = api.load_selection(settings, all=True)
+    files, _warnings = RangeDir(ranges_dir).load_selection(all=True)
     with db.open_database(settings) as engine, db.read_transaction(engine) as conn:
-        plan, _ = api.build_plan(conn, files, prune=True)
-    assert report.changes() == plan.changes()
+        plan, _ = build_plan(conn, files, prune=True)
+    assert report.plan.changes() == plan.changes()
 
 
 def test_csv_gives_one_row_per_change(kpictl, sql) -> None:
