@@ -51,7 +51,7 @@ def add_customer(settings: Settings, slug: str, *, name: str | None = None) -> s
     if name is not None and (bad := control_character(name)):
         raise UsageError(f"--name must not contain control characters, got {bad}")
     with (
-        db.open_database(settings) as engine,
+        db.open_database(settings, write=True) as engine,
         db.write_transaction(engine, lock_timeout=DEFAULT_LOCK_TIMEOUT) as conn,
     ):
         if store.customers_by_slug(conn, [slug]):
@@ -63,7 +63,7 @@ def add_customer(settings: Settings, slug: str, *, name: str | None = None) -> s
 def remove_customer(settings: Settings, slug: str) -> store.Customer:
     """Delete a customer; its ranges, observations, scores and revisions go with it."""
     with (
-        db.open_database(settings) as engine,
+        db.open_database(settings, write=True) as engine,
         db.write_transaction(engine, lock_timeout=DEFAULT_LOCK_TIMEOUT) as conn,
     ):
         found = store.get_customer(conn, slug)

@@ -1,8 +1,9 @@
 """Engines, transactions, schema versioning and the translation of database errors.
 
 Everything that talks to a database goes through :func:`open_database`, which
-initialises or upgrades the schema on first use, refuses a schema from a newer
-kpictl, and turns driver errors into the kpictl error family (exit 3).
+creates or upgrades the schema for init and the write commands (never for a read),
+refuses a schema from a newer kpictl, and turns driver errors into the kpictl error
+family (exit 3).
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import NullPool
 
-from kpictl.errors import DatabaseError, DatabaseUnavailable, KpictlError, LockTimeout, SchemaTooNew
+from kpictl.errors import (
+    DatabaseError,
+    DatabaseUnavailable,
+    KpictlError,
+    LockTimeout,
+    SchemaMissing,
+    SchemaOutdated,
+    SchemaTooNew,
+)
 from kpictl.settings import DEFAULT_LOCK_TIMEOUT, Settings, password_of
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -274,17 +283,95 @@ def initialise(settings: Settings) -> tuple[str | None, str]:
 
 @contextmanager
 def open_database(
-    settings: Settings, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, migrate: bool = True
+    settings: Settings,
+    *,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    write: bool = False,
 ) -> Iterator[Engine]:
-    """An engine with an up-to-date schema; driver errors inside become kpictl errors."""
+    """An engine on the settings' database; driver errors inside become kpictl errors.
+
+    ``write`` (init and the write commands): the schema is created or upgraded first.
+    Otherwise the command only reads, and reading never writes: no database file is
+    created, no schema created or upgraded. A missing SQLite file, a database without
+    kpictl's schema and an older schema are errors (exit 3) that say what to run.
+    """
+    with open_database_revision(settings, lock_timeout=lock_timeout, write=write) as (engine, _):
+        yield engine
+
+
+@contextmanager
+def open_database_revision(
+    settings: Settings,
+    *,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    write: bool = False,
+    schema_optional: bool = False,
+) -> Iterator[tuple[Engine, str | None]]:
+    """An engine on the settings' database; driver errors inside become kpictl errors.
+
+    ``write`` (init and the write commands): the schema is created or upgraded first.
+    Otherwise the command only reads, and reading never writes: no database file is
+    created, no schema created or upgraded. A missing SQLite file, a database without
+    kpictl's schema (unless ``schema_optional``: the caller asks :func:`has_schema`) and
+    an older schema are errors (exit 3) that say what to run. Yields the engine and the
+    schema revision (None: no kpictl schema, allowed only with ``schema_optional``).
+    """
     with translate_errors(settings):
+        if not write:
+            _require_database_file(settings)
         engine = make_engine(settings, lock_timeout=lock_timeout)
         try:
-            if migrate:
-                ensure_schema(engine)
-            yield engine
+            if write:
+                revision: str | None = ensure_schema(engine)
+            else:
+                revision = _require_schema(engine, settings, optional=schema_optional)
+            yield engine, revision
         finally:
             engine.dispose()
+
+
+_INIT_HINT = "run kpictl init"
+
+
+def _require_database_file(settings: Settings) -> None:
+    """A read of a SQLite file that does not exist fails instead of creating the file."""
+    try:
+        url = driver_url(settings.database_url)
+    except (sa_exc.ArgumentError, ValueError):
+        return  # make_engine reports it
+    if url.get_backend_name() != "sqlite":
+        return
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:") or url.query.get("uri"):
+        return
+    if not Path(database).exists():
+        raise DatabaseUnavailable(
+            f"cannot connect to {settings.safe_url}: no database file {database}",
+            hint="point --db (or KPICTL_DATABASE_URL) at an existing database, or create "
+            "this one with 'kpictl init'",
+        )
+
+
+def _require_schema(engine: Engine, settings: Settings, *, optional: bool) -> str | None:
+    """Refuse a database without kpictl's schema (unless ``optional``), or with another
+    revision than this kpictl's: a read never migrates behind a read-only user's back."""
+    with engine.connect() as conn:
+        revision = current_revision(conn)
+        conn.rollback()
+    if revision == head_revision():
+        return revision
+    if revision is None:
+        if optional:
+            return None
+        raise SchemaMissing(
+            f"the database {settings.safe_url} has no kpictl schema", hint=_INIT_HINT
+        )
+    _check_known(revision)
+    raise SchemaOutdated(
+        f"the database schema is at revision {revision}, older than this kpictl's "
+        f"({head_revision()}); reading commands do not upgrade it",
+        hint=_INIT_HINT,
+    )
 
 
 @contextmanager

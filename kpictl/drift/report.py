@@ -25,7 +25,7 @@ from kpictl.errors import UnknownCustomer, UsageError
 from kpictl.rangefiles.model import Problem, RangeFile
 from kpictl.rangefiles.rangedir import RangeDir
 from kpictl.rangefiles.rules import SLUG_RE
-from kpictl.seeding.chunked import build_plan
+from kpictl.seeding.chunked import build_plan, plan_files
 from kpictl.seeding.plan import Plan, ScopePlan, StoredRange, diff_rows
 from kpictl.settings import Settings
 
@@ -184,6 +184,7 @@ class DriftReport:
     customers_without_file: list[ScopeWithoutFile] = field(default_factory=list)
     defaults_without_file: ScopeWithoutFile | None = None
     warnings: list[Problem] = field(default_factory=list)
+    schema_absent: bool = False  # the database has no kpictl schema: all is an addition
 
     @property
     def differs(self) -> bool:
@@ -208,6 +209,7 @@ class DriftReport:
             "defaults_without_file": (
                 self.defaults_without_file.as_dict() if self.defaults_without_file else None
             ),
+            "schema_absent": self.schema_absent,
         }
 
 
@@ -250,20 +252,34 @@ def diff(
         all = True
     files, warnings, missing = _select_files(ranges, customers, defaults, all)
     no_defaults_file = all and not ranges.defaults_path.is_file()
-    with db.open_database(settings) as engine, db.read_transaction(engine) as conn:
+    file_slugs = {f.customer for f in files if f.customer is not None}
+    with (
+        db.open_database_revision(settings, schema_optional=True) as (engine, revision),
+        db.read_transaction(engine) as conn,
+    ):
+        if revision is None:
+            # nothing of kpictl's is stored yet: every scope is an addition (a read
+            # never creates the schema; 'kpictl init' or the first seed does)
+            warnings.append(
+                Problem(
+                    settings.safe_url,
+                    None,
+                    "",
+                    "the database has no kpictl schema yet ('kpictl init' creates it): "
+                    "every scope is planned as an addition",
+                    "warning",
+                )
+            )
+            _refuse_unknown(ranges, missing, {})
+            plan = plan_files(files, {}, {}, {}, prune=True)
+            scopes = [scope_drift(p, None, {}) for p in plan.scopes]
+            return DriftReport(plan, scopes, [], None, warnings, schema_absent=True)
         plan, _ = build_plan(conn, files, prune=True)
-        file_slugs = {f.customer for f in files if f.customer is not None}
         if all:
             known = store.customers_by_slug(conn)
         else:
             known = store.customers_by_slug(conn, sorted(file_slugs | set(missing)))
-        unknown = [s for s in missing if s not in known]
-        if unknown:
-            path = ranges.customer_path(unknown[0])
-            raise UnknownCustomer(
-                f"unknown customer {unknown[0]!r}: no file {path} and not in the database",
-                hint="'kpictl customers list' shows the customers",
-            )
+        _refuse_unknown(ranges, missing, known)
         orphans = sorted(set(known) - file_slugs) if all else missing
         scope_ids: list[int | None] = [known[s].customer_id for s in file_slugs if s in known]
         if defaults or all:
@@ -295,3 +311,16 @@ def diff(
             None, None, len(stored.get(None, {})), rec.revision.version if rec else None
         )
     return DriftReport(plan, scopes, without_file, defaults_without_file, warnings)
+
+
+def _refuse_unknown(
+    ranges: RangeDir, missing: Sequence[str], known: Mapping[str, store.Customer]
+) -> None:
+    """A selected customer that has neither a file nor a row: exit 2."""
+    unknown = [s for s in missing if s not in known]
+    if unknown:
+        path = ranges.customer_path(unknown[0])
+        raise UnknownCustomer(
+            f"unknown customer {unknown[0]!r}: no file {path} and not in the database",
+            hint="'kpictl customers list' shows the customers",
+        )

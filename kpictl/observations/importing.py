@@ -335,7 +335,7 @@ def import_file(
         name, stream, total = display or "<stdin>", source, None
     try:
         with (
-            db.open_database(settings, lock_timeout=lock_timeout) as engine,
+            db.open_database(settings, lock_timeout=lock_timeout, write=True) as engine,
             db.write_transaction(engine, lock_timeout=lock_timeout) as conn,
         ):
             ids = {slug: c.customer_id for slug, c in store.customers_by_slug(conn).items()}

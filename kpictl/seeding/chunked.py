@@ -25,7 +25,7 @@ from kpictl.rangefiles.model import Problem, RangeFile
 from kpictl.rangefiles.rangedir import RangeDir
 from kpictl.rangefiles.yamlstrict import MAX_BYTES
 from kpictl.seeding.apply import apply
-from kpictl.seeding.plan import Plan, PlanTotals, plan_scope
+from kpictl.seeding.plan import Plan, PlanTotals, RecordedRevision, StoredRange, plan_scope
 from kpictl.settings import DEFAULT_LOCK_TIMEOUT, Settings, applied_by
 
 
@@ -73,11 +73,28 @@ def build_plan(
     )
     stored = store.stored_ranges(conn, file_ids)
     recorded = store.latest_revisions(conn, file_ids)
+    plan = plan_files(files, known, stored, recorded, prune=prune, force=force)
+    stale = [s for s in unchanged if s not in candidate_ids or candidate_ids[s] in unconfirmed]
+    plan.unchanged = len(unchanged) - len(stale)
+    return plan, stale
+
+
+def plan_files(
+    files: Sequence[RangeFile],
+    known: Mapping[str, store.Customer],
+    stored: Mapping[int | None, Mapping[str, StoredRange]],
+    recorded: Mapping[int | None, RecordedRevision],
+    *,
+    prune: bool = False,
+    force: bool = False,
+) -> Plan:
+    """The plan of ``files`` against what was read of the database (pure): ``known``
+    customers by slug, ``stored`` rows and ``recorded`` revisions by customer id."""
     scopes = []
     for file in files:
         if file.customer is None:
             scopes.append(
-                plan_scope(file, stored[None], recorded.get(None), prune=prune, force=force)
+                plan_scope(file, stored.get(None, {}), recorded.get(None), prune=prune, force=force)
             )
             continue
         customer = known.get(file.customer)
@@ -94,9 +111,7 @@ def build_plan(
                 force=force,
             )
         )
-    stale = [s for s in unchanged if s not in candidate_ids or candidate_ids[s] in unconfirmed]
-    confirmed = len(unchanged) - len(stale)
-    return Plan(scopes, unchanged=confirmed), stale
+    return Plan(scopes)
 
 
 # Scopes read, planned and written at a time, inside the one transaction: a seed holds
@@ -140,7 +155,7 @@ def seed(
     paths.sort(key=lambda item: (item[0] is not None, item[0] or ""))  # defaults, then slugs
     catalog, catalog_problems = ranges.require_catalog()
     warnings += catalog_problems
-    with db.open_database(settings, lock_timeout=lock_timeout) as engine:
+    with db.open_database(settings, lock_timeout=lock_timeout, write=True) as engine:
         with db.read_transaction(engine) as conn:
             recorded = store.recorded_file_hashes(
                 conn,

@@ -35,6 +35,7 @@ def test_clean_after_seed(kpictl, db_url, db_snapshot) -> None:
 
 
 def test_before_any_seed_everything_is_to_add(kpictl) -> None:
+    kpictl("init")  # a read creates no database (SPEC section 7)
     data = diff_json(kpictl, expect=1)
     assert {c["action"] for c in data["changes"]} == {"add"}
     assert len(data["changes"]) == 22
@@ -292,6 +293,7 @@ def test_the_report_is_one_plan_with_prune(kpictl, ranges_dir, db_url) -> None:
 
 
 def test_csv_gives_one_row_per_change(kpictl, sql) -> None:
+    kpictl("init")  # a read creates no database (SPEC section 7)
     assert kpictl("diff", "-o", "csv", expect=1).stdout.splitlines()[0] == (
         "scope,kpi_name,action,fields"
     )
