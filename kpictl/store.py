@@ -6,15 +6,12 @@ transaction; none commits.
 
 from __future__ import annotations
 
-import io
-import json
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     ColumnElement,
     Connection,
     Row,
@@ -25,13 +22,13 @@ from sqlalchemy import (
     delete,
     exists,
     func,
-    insert,
     or_,
     select,
-    text,
 )
 from sqlalchemy import update as sa_update
 
+from kpictl.backends import JsonText as JsonText  # seeding.apply writes revisions with it
+from kpictl.backends import backend_of
 from kpictl.db.schema import customers, kpi_reference_ranges, range_revisions
 from kpictl.db.tenant import tenant_scope
 from kpictl.errors import UnknownCustomer
@@ -348,75 +345,19 @@ def stored_content_sha256(
     return content_sha256(content)
 
 
-# PostgreSQL: of the scopes whose files were not parsed (their bytes and the catalog's
-# hashed as recorded), those that cannot be confirmed unchanged: the latest revision is
-# missing or records other hashes, or the stored rows or customer name differ from the
-# revision's content (edited by hand, or rows kept from an earlier file). Numbers are
-# compared as float8: the revision's JSON holds each float's shortest repr, which
-# float8in reads back exactly. Scope 0 stands for the defaults (customer_id NULL).
-_UNCONFIRMED_SCOPES = text(
-    f"""
-WITH cand AS (
-    SELECT * FROM unnest(CAST(:ids AS integer[]), CAST(:shas AS text[]),
-                         CAST(:catalogs AS text[])) AS x(customer_id, sha256, catalog_sha256)
-),
-rev AS (
-    SELECT DISTINCT ON (customer_id) customer_id, sha256, catalog_sha256,
-           content::jsonb AS content
-    FROM range_revisions
-    WHERE customer_id IN (SELECT customer_id FROM cand) OR (:defaults AND customer_id IS NULL)
-    ORDER BY customer_id, revision_id DESC
-),
-want AS (
-    SELECT COALESCE(rev.customer_id, 0) AS scope, r.key AS kpi_name, r.value AS v
-    FROM rev, jsonb_each(rev.content -> 'ranges') AS r
-),
-have AS (
-    SELECT COALESCE(customer_id, 0) AS scope, kpi_name, {", ".join(BOUND_COLUMNS)},
-           weight, playbook
-    FROM kpi_reference_ranges
-    WHERE customer_id IN (SELECT customer_id FROM cand) OR (:defaults AND customer_id IS NULL)
-)
-SELECT COALESCE(w.scope, h.scope) AS scope
-FROM want w FULL JOIN have h ON h.scope = w.scope AND h.kpi_name = w.kpi_name
-WHERE w.kpi_name IS NULL OR h.kpi_name IS NULL
-   OR {" OR ".join(f"(w.v ->> '{c}')::float8 IS DISTINCT FROM h.{c}" for c in BOUND_COLUMNS)}
-   OR (w.v ->> 'weight')::float8 IS DISTINCT FROM COALESCE(h.weight, 1.0)
-   OR (w.v ->> 'playbook') IS DISTINCT FROM h.playbook
-UNION
-SELECT rev.customer_id
-FROM rev JOIN customers c ON c.customer_id = rev.customer_id
-WHERE (rev.content ->> 'name') IS DISTINCT FROM c.name
-UNION
-SELECT COALESCE(x.customer_id, 0)
-FROM cand x LEFT JOIN rev ON COALESCE(rev.customer_id, 0) = COALESCE(x.customer_id, 0)
-WHERE rev.sha256 IS DISTINCT FROM x.sha256
-   OR rev.catalog_sha256 IS DISTINCT FROM x.catalog_sha256
-"""
-)
-
-
 def unconfirmed_scopes(
     conn: Connection, candidates: Mapping[int | None, tuple[str, str | None]]
 ) -> set[int | None]:
     """Of the scopes given as {customer id (None: defaults): (file sha256, catalog
-    sha256)}, those that cannot be confirmed unchanged since their latest revision.
-    PostgreSQL: one statement, and no stored row or revision content reaches Python."""
+    sha256)}, those that cannot be confirmed unchanged since their latest revision:
+    the latest revision is missing or records other hashes, or the stored rows or the
+    customer's name differ from the revision's content (edited by hand, or rows kept
+    from an earlier file). The backend may do it in the database (PostgreSQL: one
+    statement); otherwise the stored rows are hashed here."""
     if not candidates:
         return set()
-    if conn.dialect.name != "postgresql":
-        return _unconfirmed_scopes_here(conn, candidates)
-    ids = list(candidates)
-    found = conn.execute(
-        _UNCONFIRMED_SCOPES,
-        {
-            "ids": ids,
-            "shas": [candidates[i][0] for i in ids],
-            "catalogs": [candidates[i][1] for i in ids],
-            "defaults": None in candidates,
-        },
-    )
-    return {None if scope == 0 else scope for (scope,) in found}
+    found = backend_of(conn).unconfirmed_scopes(conn, candidates)
+    return _unconfirmed_scopes_here(conn, candidates) if found is None else found
 
 
 def _unconfirmed_scopes_here(
@@ -446,87 +387,6 @@ def _unconfirmed_scopes_here(
 
 
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert rows (all with the same keys) in one bulk operation.
-
-    PostgreSQL: COPY FROM STDIN, several times faster than a multi-row INSERT. Elsewhere:
-    one executemany INSERT (SQLAlchemy batches it into multi-row statements).
-    """
-    if not rows:
-        return
-    if conn.dialect.name != "postgresql":
-        conn.execute(insert(table), [_decoded(row) for row in rows])
-        return
-    columns = list(rows[0])
-    # column by column: each column's cells are formatted by one comprehension
-    cells = [_copy_cells(table.c[c].type, [row[c] for row in rows]) for c in columns]
-    buffer = io.StringIO()
-    buffer.writelines(line + "\n" for line in map("\t".join, zip(*cells, strict=True)))
-    del cells
-    buffer.seek(0)
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        quoted = ", ".join(f'"{c}"' for c in columns)
-        cursor.copy_expert(f'COPY "{table.name}" ({quoted}) FROM STDIN', buffer)
-    finally:
-        cursor.close()
-
-
-class JsonText(str):
-    """A JSON value already serialised: COPY writes it as it is. A seed writes the
-    content of 10,000 revisions, serialised by the processes that parsed the files."""
-
-
-def _decoded(row: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The row with JsonText values as the objects they hold, for SQLAlchemy's JSON type."""
-    if not any(isinstance(v, JsonText) for v in row.values()):
-        return row
-    return {k: json.loads(v) if isinstance(v, JsonText) else v for k, v in row.items()}
-
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_cells(type_: Any, values: list[Any]) -> list[str]:
-    """One column's values in COPY's text format (the type is looked at once per column:
-    a COPY of a million cells should not test every cell's type)."""
-    python_type = None if isinstance(type_, JSON) else type_.python_type
-    if python_type in (int, float):
-        return ["\\N" if v is None else repr(v) for v in values]
-    format_cell = _copy_formatter(type_)
-    if python_type is None:
-        return [
-            v.translate(_COPY_ESCAPES) if isinstance(v, JsonText) else format_cell(v)
-            for v in values
-        ]
-    # text and times: few distinct values (KPI names, one updated_at), each formatted once
-    seen: dict[Any, str] = {}
-    return [seen[v] if v in seen else seen.setdefault(v, format_cell(v)) for v in values]
-
-
-def _copy_formatter(type_: Any) -> Callable[[Any], str]:
-    """A function that writes one value of a column in COPY's text format (chosen once
-    per column: a COPY of a million cells should not test every cell's type)."""
-    python_type = None if isinstance(type_, JSON) else type_.python_type
-
-    def text_cell(value: Any) -> str:
-        return "\\N" if value is None else str(value).translate(_COPY_ESCAPES)
-
-    def number_cell(value: Any) -> str:
-        return "\\N" if value is None else repr(value)
-
-    def json_cell(value: Any) -> str:
-        if value is None:
-            return "\\N"
-        text = json.dumps(value, separators=(",", ":"), allow_nan=False)
-        return text.translate(_COPY_ESCAPES)
-
-    def datetime_cell(value: Any) -> str:
-        return "\\N" if value is None else value.isoformat()
-
-    if python_type is None:
-        return json_cell
-    if python_type in (int, float):
-        return number_cell
-    if python_type is datetime:
-        return datetime_cell
-    return text_cell
+    """Insert rows (all with the same keys) in one bulk operation (PostgreSQL: COPY FROM
+    STDIN, several times faster than a multi-row INSERT)."""
+    backend_of(conn).bulk_insert(conn, table, rows)

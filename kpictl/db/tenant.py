@@ -15,7 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
+
+from kpictl.backends import backend_of
 
 TENANT_ROLE = "kpictl_tenant"
 CUSTOMER_SETTING = "kpictl.customer_id"
@@ -32,7 +34,8 @@ def tenant_scope(conn: Connection, customer_id: int | None) -> Iterator[Connecti
     ``conn`` must be inside a transaction (not AUTOCOMMIT): the role and the setting
     are transaction-local. Scopes nest only for the same customer.
     """
-    if conn.dialect.name != "postgresql":
+    backend = backend_of(conn)
+    if not backend.supports_rls:
         yield conn
         return
     active = conn.info.get(_SCOPE_KEY)
@@ -41,11 +44,7 @@ def tenant_scope(conn: Connection, customer_id: int | None) -> Iterator[Connecti
             raise RuntimeError("a tenant scope for another customer is already active")
         yield conn
         return
-    conn.exec_driver_sql(f"SET LOCAL ROLE {TENANT_ROLE}")
-    conn.execute(
-        text("SELECT set_config(:name, :value, true)"),
-        {"name": CUSTOMER_SETTING, "value": "" if customer_id is None else str(customer_id)},
-    )
+    backend.enter_tenant(conn, customer_id)
     conn.info[_SCOPE_KEY] = (customer_id,)
     try:
         yield conn
@@ -56,5 +55,4 @@ def tenant_scope(conn: Connection, customer_id: int | None) -> Iterator[Connecti
         conn.info.pop(_SCOPE_KEY, None)
         raise
     conn.info.pop(_SCOPE_KEY, None)
-    conn.execute(text("SELECT set_config(:name, '', true)"), {"name": CUSTOMER_SETTING})
-    conn.exec_driver_sql("SET LOCAL ROLE NONE")
+    backend.leave_tenant(conn)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -29,26 +28,21 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    and_,
-    exists,
-    func,
-    insert,
-    select,
-    update,
 )
-from sqlalchemy.exc import DBAPIError
 
 from kpictl import store
+from kpictl.backends import backend_of
+from kpictl.backends.postgresql import PostgreSQLBackend
+from kpictl.backends.sqlite import SQLiteBackend
 from kpictl.db import engine as db
-from kpictl.db.schema import kpi_observations
 from kpictl.errors import InvalidInput
-from kpictl.observations.csvread import _TIME_CACHE_SIZE, CsvReader, CsvRow, ProgressCallback
+from kpictl.observations.csvread import CsvReader, CsvRow, ProgressCallback
 from kpictl.observations.values import known_kpis
 from kpictl.rangefiles.rangedir import RangeDir
 from kpictl.settings import DEFAULT_LOCK_TIMEOUT, Settings
 
-BATCH_SIZE = 10_000  # rows per INSERT into the staging table (SQLite)
-COPY_CHUNK = 5_000  # rows per piece of the one streamed COPY (PostgreSQL)
+BATCH_SIZE = SQLiteBackend.stage_batch  # rows per INSERT into the staging table (SQLite)
+COPY_CHUNK = PostgreSQLBackend.stage_batch  # rows per piece of the one streamed COPY
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +76,7 @@ def _staging_table() -> Table:
         Column("observed_at", DateTime(timezone=True), nullable=False),
         Column("value", Double, nullable=False),
         prefixes=["TEMPORARY"],
-        postgresql_on_commit="drop",
+        postgresql_on_commit="drop",  # SQLite's backend drops it after the merge
     )
 
 
@@ -104,19 +98,20 @@ def import_csv(
     reader = CsvReader(stream, display, customers=customer_ids, kpis=kpis)
     staging = _staging_table()
     staging.create(conn)
-    if conn.dialect.name == "postgresql":
-        batches = _batches(reader, COPY_CHUNK, total_bytes, on_progress)
-        _copy_rows(conn, staging.name, _copy_text(batches, customer_ids))
-    else:
-        batches = _batches(reader, BATCH_SIZE, total_bytes, on_progress)
-        _insert_rows(conn, staging, batches, customer_ids)
+    backend = backend_of(conn)
+    batches = _batches(reader, backend.stage_batch, total_bytes, on_progress)
+    backend.stage_observations(conn, staging, batches, customer_ids)
     if reader.problem_count:
         raise reader.failure()
-    if conn.dialect.name == "postgresql":
-        return _merge_postgresql(conn, staging, display=display, rows=reader.rows_read)
-    result = _merge_sqlite(conn, staging, display=display, rows=reader.rows_read)
-    staging.drop(conn)  # PostgreSQL drops it at commit
-    return result
+    rows = reader.rows_read
+    merged = backend.merge_observations(conn, staging, rows)
+    return ImportResult(
+        source=display,
+        rows=rows,
+        inserted=merged.inserted,
+        replaced=merged.replaced + (rows - merged.distinct),  # and earlier lines of the file
+        unchanged=merged.unchanged,
+    )
 
 
 def _batches(
@@ -143,171 +138,6 @@ def _batches(
         yield batch
     if on_progress is not None:
         on_progress(reader.bytes_read, total_bytes)
-
-
-def _insert_rows(
-    conn: Connection,
-    staging: Table,
-    batches: Iterator[list[tuple[int, CsvRow]]],
-    ids: Mapping[str, int],
-) -> None:
-    """SQLite: an executemany INSERT per batch."""
-    for batch in batches:
-        conn.execute(
-            insert(staging),
-            [
-                {
-                    "ordinal": ordinal,
-                    "customer_id": ids[row.customer],  # type: ignore[index]
-                    "kpi_name": row.kpi_name,
-                    "observed_at": row.observed_at,
-                    "value": row.value,
-                }
-                for ordinal, row in batch
-            ],
-        )
-
-
-def _copy_text(
-    batches: Iterator[list[tuple[int, CsvRow]]], ids: Mapping[str, int]
-) -> Iterator[str]:
-    """PostgreSQL: each batch as COPY text. KPI names are catalog names ([a-z0-9_]) and
-    times ISO 8601: nothing to escape."""
-    iso: dict[datetime, str] = {}  # the few distinct times, formatted once
-    for batch in batches:
-        lines = []
-        for ordinal, row in batch:
-            at = row.observed_at
-            stamp = iso.get(at)  # type: ignore[arg-type]
-            if stamp is None:
-                if len(iso) >= _TIME_CACHE_SIZE:
-                    iso.clear()
-                stamp = iso[at] = at.isoformat()  # type: ignore[union-attr,index]
-            customer_id = ids[row.customer]  # type: ignore[index]
-            lines.append(f"{ordinal}\t{customer_id}\t{row.kpi_name}\t{stamp}\t{row.value!r}\n")
-        yield "".join(lines)
-
-
-class _ChunkFile:
-    """A file for ``copy_expert`` whose ``read`` returns the next chunk ('' at the end):
-    the file is parsed while the server loads what was sent, in one COPY."""
-
-    def __init__(self, chunks: Iterator[str]) -> None:
-        self._chunks = chunks
-
-    def read(self, _size: int = -1) -> str:
-        return next(self._chunks, "")
-
-
-def _copy_rows(conn: Connection, table: str, chunks: Iterator[str]) -> None:
-    """PostgreSQL: one COPY (text format) into the staging table, fed as it is read."""
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.copy_expert(
-            f"COPY {table} (ordinal, customer_id, kpi_name, observed_at, value) FROM STDIN",
-            _ChunkFile(chunks),
-        )
-    finally:
-        cursor.close()
-
-
-# One upsert through the unique index. (An anti-join INSERT … WHERE NOT EXISTS was
-# planned as a nested loop over a sequential scan when the table started empty,
-# rescanning every row it had inserted: quadratic, 75 s for 100,000 rows.)
-_UPSERT = """
-INSERT INTO kpi_observations (customer_id, kpi_name, observed_at, value)
-SELECT customer_id, kpi_name, observed_at, value FROM {source}
-ON CONFLICT (customer_id, kpi_name, observed_at) DO UPDATE SET value = EXCLUDED.value
-WHERE kpi_observations.value IS DISTINCT FROM EXCLUDED.value
-RETURNING (xmax = 0) AS is_new
-"""
-_COUNT_UPSERTED = (
-    "SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new) FROM up"
-)
-_CARDINALITY_VIOLATION = "21000"  # ON CONFLICT DO UPDATE cannot affect row a second time
-
-
-def _merge_postgresql(conn: Connection, staging: Table, *, display: str, rows: int) -> ImportResult:
-    """Staging → kpi_observations. Files seldom repeat a (customer, KPI, time): try the
-    upsert straight from the staging table; PostgreSQL refuses it when a key comes twice
-    (cardinality violation), and then the last line per key is picked first."""
-    try:
-        with conn.begin_nested():
-            inserted, replaced = conn.exec_driver_sql(
-                f"WITH up AS ({_UPSERT.format(source=staging.name)}) {_COUNT_UPSERTED}"
-            ).one()
-        distinct = rows
-    except DBAPIError as exc:
-        if getattr(exc.orig, "pgcode", None) != _CARDINALITY_VIOLATION:
-            raise
-        last_lines = (
-            f"SELECT DISTINCT ON (customer_id, kpi_name, observed_at) * FROM {staging.name}"
-            " ORDER BY customer_id, kpi_name, observed_at, ordinal DESC"
-        )
-        distinct, inserted, replaced = conn.exec_driver_sql(
-            f"WITH last AS MATERIALIZED ({last_lines}),"
-            f" up AS ({_UPSERT.format(source='last')})"
-            f" SELECT (SELECT count(*) FROM last), u.* FROM ({_COUNT_UPSERTED}) u"
-        ).one()
-    return ImportResult(
-        source=display,
-        rows=rows,
-        inserted=inserted,
-        replaced=replaced + (rows - distinct),
-        unchanged=distinct - inserted - replaced,
-    )
-
-
-def _merge_sqlite(conn: Connection, staging: Table, *, display: str, rows: int) -> ImportResult:
-    """Staging → latest line per key → kpi_observations: update changed, insert new."""
-    S, Obs = staging, kpi_observations
-    key = (S.c.customer_id, S.c.kpi_name, S.c.observed_at)
-    L = Table(
-        "kpictl_import_latest",
-        MetaData(),
-        Column("customer_id", Integer, primary_key=True),
-        Column("kpi_name", String(63), primary_key=True),
-        Column("observed_at", DateTime(timezone=True), primary_key=True),
-        Column("value", Double, nullable=False),
-        prefixes=["TEMPORARY"],
-    )
-    L.create(conn)
-    last_lines = select(func.max(S.c.ordinal)).group_by(*key)
-    distinct = conn.execute(
-        insert(L).from_select(
-            ["customer_id", "kpi_name", "observed_at", "value"],
-            select(*key, S.c.value).where(S.c.ordinal.in_(last_lines)),
-        )
-    ).rowcount
-    same_key = and_(
-        Obs.c.customer_id == L.c.customer_id,
-        Obs.c.kpi_name == L.c.kpi_name,
-        Obs.c.observed_at == L.c.observed_at,
-    )
-    unchanged = conn.execute(
-        select(func.count()).select_from(L.join(Obs, same_key)).where(Obs.c.value == L.c.value)
-    ).scalar_one()
-    replaced = conn.execute(
-        update(Obs)
-        .where(exists().where(same_key, L.c.value != Obs.c.value))
-        .values(value=select(L.c.value).where(same_key).scalar_subquery())
-    ).rowcount
-    inserted = conn.execute(
-        insert(Obs).from_select(
-            ["customer_id", "kpi_name", "observed_at", "value"],
-            select(L.c.customer_id, L.c.kpi_name, L.c.observed_at, L.c.value).where(
-                ~exists().where(same_key)
-            ),
-        )
-    ).rowcount
-    L.drop(conn)
-    return ImportResult(
-        source=display,
-        rows=rows,
-        inserted=inserted,
-        replaced=replaced + (rows - distinct),
-        unchanged=unchanged,
-    )
 
 
 def import_file(

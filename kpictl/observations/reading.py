@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, select
 
 from kpictl import store
+from kpictl.backends import backend_of
+from kpictl.backends.base import latest_observations_query
 from kpictl.db import engine as db
 from kpictl.db.schema import customers, kpi_observations
 from kpictl.db.tenant import tenant_scope
@@ -53,61 +55,18 @@ def observations_of(
         yield Observation(row.slug, row.kpi_name, as_utc(row.observed_at), row.value)
 
 
-def _latest_query(at: datetime, customer_id: int | None = None, *, times: bool = True) -> Any:
-    """The latest observation of each (customer, KPI) at or before ``at`` (without its
-    time when not ``times``)."""
-    Obs = kpi_observations
-    newest = select(
-        Obs.c.customer_id, Obs.c.kpi_name, func.max(Obs.c.observed_at).label("observed_at")
-    ).where(Obs.c.observed_at <= as_utc(at))
-    if customer_id is not None:
-        newest = newest.where(Obs.c.customer_id == customer_id)
-    newest_sq = newest.group_by(Obs.c.customer_id, Obs.c.kpi_name).subquery("newest")
-    when = [Obs.c.observed_at] if times else []
-    return (
-        select(Obs.c.customer_id, Obs.c.kpi_name, *when, Obs.c.value)
-        .join_from(
-            Obs,
-            newest_sq,
-            and_(
-                Obs.c.customer_id == newest_sq.c.customer_id,
-                Obs.c.kpi_name == newest_sq.c.kpi_name,
-                Obs.c.observed_at == newest_sq.c.observed_at,
-            ),
-        )
-        .order_by(Obs.c.customer_id, Obs.c.kpi_name)
-    )
-
-
 def latest_values(conn: Connection, customer_id: int, at: datetime) -> dict[str, InputValue]:
     """One customer's values: the latest observation of each KPI at or before ``at``."""
     return {
         row.kpi_name: InputValue(row.value, "observation", as_utc(row.observed_at))
-        for row in conn.execute(_latest_query(at, customer_id))
+        for row in conn.execute(latest_observations_query(at, customer_id))
     }
 
 
 def latest_values_query(conn: Connection, at: datetime) -> Any:
     """Every customer's latest values at or before ``at``: (customer_id, kpi_name,
-    value), by customer id then KPI; no times.
-
-    On PostgreSQL one DISTINCT ON (the newest row of each pair, in one pass over the
-    sorted rows); elsewhere the newest time of each pair, joined back.
-    """
-    if conn.dialect.name != "postgresql":
-        return _latest_query(at, times=False)
-    Obs = kpi_observations
-    keys = (Obs.c.customer_id, Obs.c.kpi_name)
-    query = (
-        select(*keys, Obs.c.value)
-        .where(Obs.c.observed_at <= as_utc(at))
-        .order_by(*keys, Obs.c.observed_at.desc())
-    )
-    try:  # SQLAlchemy 2.1
-        from sqlalchemy.dialects.postgresql import distinct_on
-    except ImportError:  # pragma: no cover - SQLAlchemy 2.0
-        return query.distinct(*keys)
-    return query.ext(distinct_on(*keys))
+    value), by customer id then KPI; no times (the backend's fastest form)."""
+    return backend_of(conn).latest_values_query(at)
 
 
 def latest_values_all(conn: Connection, at: datetime) -> Any:

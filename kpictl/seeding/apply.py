@@ -9,10 +9,11 @@ from sqlalchemy import Connection, bindparam, delete
 from sqlalchemy import update as sa_update
 
 from kpictl import store
+from kpictl.backends import JsonText
 from kpictl.db.schema import kpi_reference_ranges as R
 from kpictl.db.schema import range_revisions
 from kpictl.seeding.plan import Plan
-from kpictl.store import JsonText, bulk_insert
+from kpictl.store import bulk_insert
 from kpictl.times import utcnow
 
 
