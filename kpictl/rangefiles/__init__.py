@@ -4,7 +4,6 @@ from kpictl.rangefiles.loader import (
     load_catalog,
     load_into,
     load_range_file,
-    load_ranges,
     range_file_paths,
     validate_paths,
 )
@@ -35,7 +34,6 @@ __all__ = [
     "load_catalog",
     "load_into",
     "load_range_file",
-    "load_ranges",
     "range_file_paths",
     "validate_paths",
 ]

@@ -115,7 +115,7 @@ class RangeDir:
         """Parse and check files against the catalog, a chunk at a time (the next chunk
         is parsed on worker processes while the caller works on this one)."""
         catalog, _ = self.require_catalog()
-        return load_chunks(chunks, catalog)
+        return load_chunks(chunks, catalog, pieces=4)
 
     def load(self, selected: Selected) -> RangeSet:
         """Load (scope, path) files through :meth:`load_chunks` as one chunk; raise

@@ -20,9 +20,9 @@ from sqlalchemy import Connection
 from kpictl import store
 from kpictl.db import engine as db
 from kpictl.errors import RangeFilesInvalid, VersionRefused
-from kpictl.rangefiles.loader import read_bytes
 from kpictl.rangefiles.model import Problem, RangeFile
 from kpictl.rangefiles.rangedir import RangeDir
+from kpictl.rangefiles.reading import read_bytes
 from kpictl.rangefiles.yamlstrict import MAX_BYTES
 from kpictl.seeding.apply import apply
 from kpictl.seeding.plan import Plan, PlanTotals, RecordedRevision, StoredRange, plan_scope
