@@ -100,3 +100,11 @@ class SchemaTooNew(DatabaseError):
 
 class LockTimeout(DatabaseError):
     """Another kpictl held the write lock for longer than --lock-timeout."""
+
+
+class SchemaMissing(DatabaseError):
+    """The database has no kpictl schema, and the command only reads."""
+
+
+class SchemaOutdated(DatabaseError):
+    """The database schema is older than this kpictl's, and the command only reads."""

@@ -373,7 +373,7 @@ def score_all(
     """
     at = at or datetime.now(timezone.utc)
     fallback = api.file_defaults(settings)
-    with db.open_database(settings, lock_timeout=lock_timeout) as engine:
+    with db.open_database(settings, lock_timeout=lock_timeout, write=save) as engine:
         transaction = (
             db.write_transaction(engine, lock_timeout=lock_timeout)
             if save

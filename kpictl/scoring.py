@@ -20,8 +20,8 @@ from typing import Any
 
 from kpictl.bands import BAND_STATUSES, SEVERITY, Status, band_of, is_alert
 from kpictl.errors import MissingValues
+from kpictl.numbers import fmt_num
 from kpictl.rangefiles.model import Band, KpiRange, Scoring
-from kpictl.render.numbers import fmt_num
 
 HEALTH_SCORE = "health_score"
 DEFAULT_POINTS: dict[str, float] = {"healthy": 100.0, "risk": 50.0, "critical": 0.0}

@@ -7,34 +7,33 @@ transaction; none commits.
 from __future__ import annotations
 
 import functools
-import io
-import json
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     ColumnElement,
     Connection,
     Integer,
+    Row,
+    Select,
     Table,
     and_,
     bindparam,
     delete,
     exists,
     func,
-    insert,
     or_,
     select,
-    text,
 )
 from sqlalchemy import update as sa_update
 
+from kpictl.backends import JsonText as JsonText  # seeding.apply writes revisions with it
+from kpictl.backends import backend_of
 from kpictl.db.schema import customers, kpi_reference_ranges, range_revisions
 from kpictl.db.tenant import tenant_scope
-from kpictl.plan import Plan, RecordedRevision, StoredRange
+from kpictl.errors import UnknownCustomer
 from kpictl.rangefiles.model import (
     BOUND_COLUMNS,
     RANGE_COLUMNS,
@@ -42,13 +41,11 @@ from kpictl.rangefiles.model import (
     content_sha256,
     normalised_content,
 )
+from kpictl.seeding.plan import RecordedRevision, StoredRange
+from kpictl.times import utcnow
 
 R = kpi_reference_ranges
 _RANGE_VALUE_COLUMNS = [R.c[c] for c in RANGE_COLUMNS]
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 # -- customers -----------------------------------------------------------------------
@@ -77,6 +74,16 @@ def customers_by_slug(
     if len(wanted) <= MAX_IN_LIST:
         query = query.where(customers.c.slug.in_(sorted(wanted)))
     return {row.slug: Customer(*row) for row in conn.execute(query) if row.slug in wanted}
+
+
+def get_customer(conn: Connection, slug: str) -> Customer:
+    """The customer with this slug; UnknownCustomer (exit 2) when there is none."""
+    found = customers_by_slug(conn, [slug]).get(slug)
+    if found is None:
+        raise UnknownCustomer(
+            f"unknown customer {slug!r}", hint="'kpictl customers list' shows the customers"
+        )
+    return found
 
 
 def create_customers(conn: Connection, new: Mapping[str, str]) -> None:
@@ -119,7 +126,7 @@ def stored_ranges(
     """Rows of the given scopes (None: the system defaults), keyed by scope then KPI."""
     ids = set(customer_ids)
     out: dict[int | None, dict[str, StoredRange]] = {i: {} for i in ids}
-    scope = _scope_filter(R.c.customer_id, ids)
+    scope = scope_filter(R.c.customer_id, ids)
     if scope is None:
         return out
     query = select(R.c.range_id, R.c.customer_id, R.c.kpi_name, *_RANGE_VALUE_COLUMNS).where(scope)
@@ -140,8 +147,11 @@ def stored_ranges(
 MAX_IN_LIST = 1000
 
 
-def _scope_filter(column: Any, ids: Collection[int | None]) -> ColumnElement[bool] | None:
-    """WHERE for rows of the given scopes (None: defaults); None when there are none."""
+def scope_filter(column: Any, ids: Collection[int | None]) -> ColumnElement[bool] | None:
+    """WHERE for rows of the given scopes (None: defaults); None when there are none.
+
+    Past MAX_IN_LIST customers it admits every customer's rows: callers keep only the
+    scopes they asked for."""
     real_ids = sorted(i for i in ids if i is not None)
     clauses = []
     if len(real_ids) > MAX_IN_LIST:
@@ -268,30 +278,47 @@ def effective_ranges(
 # -- revisions -----------------------------------------------------------------------
 
 
+RV = range_revisions
+
+
+def newest_revisions(scope: ColumnElement[bool] | None = None) -> Select[Any]:
+    """The revision_id of the latest revision of each scope (of those ``scope`` admits):
+    the one definition of "latest revision" that every reader of the log uses."""
+    newest = select(func.max(RV.c.revision_id)).group_by(RV.c.customer_id)
+    return newest if scope is None else newest.where(scope)
+
+
+def latest_revision_rows(
+    conn: Connection, customer_ids: Iterable[int | None], *columns: Any
+) -> dict[int | None, Row[Any]]:
+    """``columns`` of the newest revision of each given scope (None: defaults), keyed by
+    scope: one query."""
+    ids = set(customer_ids)
+    scope = scope_filter(RV.c.customer_id, ids)
+    if scope is None:
+        return {}
+    query = select(RV.c.customer_id, *columns).where(RV.c.revision_id.in_(newest_revisions(scope)))
+    return {row.customer_id: row for row in conn.execute(query) if row.customer_id in ids}
+
+
 def latest_revisions(
     conn: Connection, customer_ids: Iterable[int | None]
 ) -> dict[int | None, RecordedRevision]:
     """The newest revision of each given scope (None: defaults), in one query."""
-    ids = set(customer_ids)
-    scope = _scope_filter(range_revisions.c.customer_id, ids)
-    if scope is None:
-        return {}
-    RV = range_revisions
-    newest = select(func.max(RV.c.revision_id)).where(scope).group_by(RV.c.customer_id)
-    query = select(
-        RV.c.customer_id,
+    rows = latest_revision_rows(
+        conn,
+        customer_ids,
         RV.c.version,
         RV.c.sha256,
         RV.c.content_sha256,
         RV.c.catalog_sha256,
         RV.c.scoring,
-    ).where(RV.c.revision_id.in_(newest))
+    )
     return {
-        row.customer_id: RecordedRevision(
+        cid: RecordedRevision(
             row.version, row.sha256, row.content_sha256, row.catalog_sha256, row.scoring
         )
-        for row in conn.execute(query)
-        if row.customer_id in ids
+        for cid, row in rows.items()
     }
 
 
@@ -300,12 +327,10 @@ def recorded_file_hashes(
 ) -> dict[str | None, tuple[str, str | None]]:
     """(sha256, catalog_sha256) of the latest revision of each scope, keyed by slug
     (None: defaults); ``slugs`` None means every customer. One query."""
-    RV = range_revisions
-    newest = select(func.max(RV.c.revision_id)).group_by(RV.c.customer_id)
     query = (
         select(customers.c.slug, RV.c.sha256, RV.c.catalog_sha256)
         .select_from(RV.outerjoin(customers, customers.c.customer_id == RV.c.customer_id))
-        .where(RV.c.revision_id.in_(newest))
+        .where(RV.c.revision_id.in_(newest_revisions()))
     )
     wanted = None if slugs is None else set(slugs)
     if wanted is not None and len(wanted) <= MAX_IN_LIST:
@@ -335,75 +360,19 @@ def stored_content_sha256(
     return content_sha256(content)
 
 
-# PostgreSQL: of the scopes whose files were not parsed (their bytes and the catalog's
-# hashed as recorded), those that cannot be confirmed unchanged: the latest revision is
-# missing or records other hashes, or the stored rows or customer name differ from the
-# revision's content (edited by hand, or rows kept from an earlier file). Numbers are
-# compared as float8: the revision's JSON holds each float's shortest repr, which
-# float8in reads back exactly. Scope 0 stands for the defaults (customer_id NULL).
-_UNCONFIRMED_SCOPES = text(
-    f"""
-WITH cand AS (
-    SELECT * FROM unnest(CAST(:ids AS integer[]), CAST(:shas AS text[]),
-                         CAST(:catalogs AS text[])) AS x(customer_id, sha256, catalog_sha256)
-),
-rev AS (
-    SELECT DISTINCT ON (customer_id) customer_id, sha256, catalog_sha256,
-           content::jsonb AS content
-    FROM range_revisions
-    WHERE customer_id IN (SELECT customer_id FROM cand) OR (:defaults AND customer_id IS NULL)
-    ORDER BY customer_id, revision_id DESC
-),
-want AS (
-    SELECT COALESCE(rev.customer_id, 0) AS scope, r.key AS kpi_name, r.value AS v
-    FROM rev, jsonb_each(rev.content -> 'ranges') AS r
-),
-have AS (
-    SELECT COALESCE(customer_id, 0) AS scope, kpi_name, {", ".join(BOUND_COLUMNS)},
-           weight, playbook
-    FROM kpi_reference_ranges
-    WHERE customer_id IN (SELECT customer_id FROM cand) OR (:defaults AND customer_id IS NULL)
-)
-SELECT COALESCE(w.scope, h.scope) AS scope
-FROM want w FULL JOIN have h ON h.scope = w.scope AND h.kpi_name = w.kpi_name
-WHERE w.kpi_name IS NULL OR h.kpi_name IS NULL
-   OR {" OR ".join(f"(w.v ->> '{c}')::float8 IS DISTINCT FROM h.{c}" for c in BOUND_COLUMNS)}
-   OR (w.v ->> 'weight')::float8 IS DISTINCT FROM COALESCE(h.weight, 1.0)
-   OR (w.v ->> 'playbook') IS DISTINCT FROM h.playbook
-UNION
-SELECT rev.customer_id
-FROM rev JOIN customers c ON c.customer_id = rev.customer_id
-WHERE (rev.content ->> 'name') IS DISTINCT FROM c.name
-UNION
-SELECT COALESCE(x.customer_id, 0)
-FROM cand x LEFT JOIN rev ON COALESCE(rev.customer_id, 0) = COALESCE(x.customer_id, 0)
-WHERE rev.sha256 IS DISTINCT FROM x.sha256
-   OR rev.catalog_sha256 IS DISTINCT FROM x.catalog_sha256
-"""
-)
-
-
 def unconfirmed_scopes(
     conn: Connection, candidates: Mapping[int | None, tuple[str, str | None]]
 ) -> set[int | None]:
     """Of the scopes given as {customer id (None: defaults): (file sha256, catalog
-    sha256)}, those that cannot be confirmed unchanged since their latest revision.
-    PostgreSQL: one statement, and no stored row or revision content reaches Python."""
+    sha256)}, those that cannot be confirmed unchanged since their latest revision:
+    the latest revision is missing or records other hashes, or the stored rows or the
+    customer's name differ from the revision's content (edited by hand, or rows kept
+    from an earlier file). The backend may do it in the database (PostgreSQL: one
+    statement); otherwise the stored rows are hashed here."""
     if not candidates:
         return set()
-    if conn.dialect.name != "postgresql":
-        return _unconfirmed_scopes_here(conn, candidates)
-    ids = list(candidates)
-    found = conn.execute(
-        _UNCONFIRMED_SCOPES,
-        {
-            "ids": ids,
-            "shas": [candidates[i][0] for i in ids],
-            "catalogs": [candidates[i][1] for i in ids],
-            "defaults": None in candidates,
-        },
-    )
-    return {None if scope == 0 else scope for (scope,) in found}
+    found = backend_of(conn).unconfirmed_scopes(conn, candidates)
+    return _unconfirmed_scopes_here(conn, candidates) if found is None else found
 
 
 def _unconfirmed_scopes_here(
@@ -413,7 +382,7 @@ def _unconfirmed_scopes_here(
     content, and compared with the latest revision's."""
     recorded = latest_revisions(conn, candidates)
     stored = stored_ranges(conn, candidates)
-    scope = _scope_filter(customers.c.customer_id, [i for i in candidates if i is not None])
+    scope = scope_filter(customers.c.customer_id, [i for i in candidates if i is not None])
     names: dict[int | None, tuple[str | None, str | None]] = {None: (None, None)}
     if scope is not None:
         query = select(customers.c.customer_id, customers.c.slug, customers.c.name).where(scope)
@@ -429,152 +398,10 @@ def _unconfirmed_scopes_here(
     return {cid for cid, hashes in candidates.items() if not unedited(cid, *hashes)}
 
 
-# -- applying a plan -----------------------------------------------------------------
-
-
-def apply_plan(
-    conn: Connection,
-    plan: Plan,
-    customer_ids: Mapping[str, int],
-    *,
-    applied_by: str,
-    catalog_sha256: str | None = None,
-) -> None:
-    """Write a plan with bulk statements: one per kind of change, for all scopes at once."""
-    now = utcnow()
-    adds: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    removes: list[int] = []
-    revisions: list[dict[str, Any]] = []
-    for scope in plan.scopes:
-        if not scope.needs_revision:
-            continue
-        cid = customer_ids[scope.scope] if scope.scope is not None else None
-        for change in scope.changes:
-            if change.action == "add":
-                adds.append(
-                    {
-                        "customer_id": cid,
-                        "kpi_name": change.kpi_name,
-                        **(change.row or {}),
-                        "updated_at": now,
-                    }
-                )
-            elif change.action == "change":
-                updates.append(
-                    {"b_range_id": change.range_id, **(change.row or {}), "updated_at": now}
-                )
-            elif change.action == "remove":
-                assert change.range_id is not None
-                removes.append(change.range_id)
-        file = scope.file
-        revisions.append(
-            {
-                "customer_id": cid,
-                "scope": scope.scope,
-                "version": file.version,
-                "sha256": file.sha256,
-                "content_sha256": file.content_sha256,
-                "catalog_sha256": catalog_sha256,
-                "applied_at": now,
-                "applied_by": applied_by,
-                "adds": scope.count("add"),
-                "changes": scope.count("change"),
-                "removes": scope.count("remove"),
-                "scoring": file.scoring.to_dict() if file.scoring else None,
-                "content": JsonText(file.content_json),
-            }
-        )
-    if removes:
-        conn.execute(delete(R).where(R.c.range_id.in_(removes)))
-    if updates:
-        conn.execute(sa_update(R).where(R.c.range_id == bindparam("b_range_id")), updates)
-    bulk_insert(conn, R, adds)
-    bulk_insert(conn, range_revisions, revisions)
+# -- bulk writes ---------------------------------------------------------------------
 
 
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert rows (all with the same keys) in one bulk operation.
-
-    PostgreSQL: COPY FROM STDIN, several times faster than a multi-row INSERT. Elsewhere:
-    one executemany INSERT (SQLAlchemy batches it into multi-row statements).
-    """
-    if not rows:
-        return
-    if conn.dialect.name != "postgresql":
-        conn.execute(insert(table), [_decoded(row) for row in rows])
-        return
-    columns = list(rows[0])
-    # column by column: each column's cells are formatted by one comprehension
-    cells = [_copy_cells(table.c[c].type, [row[c] for row in rows]) for c in columns]
-    buffer = io.StringIO()
-    buffer.writelines(line + "\n" for line in map("\t".join, zip(*cells, strict=True)))
-    del cells
-    buffer.seek(0)
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        quoted = ", ".join(f'"{c}"' for c in columns)
-        cursor.copy_expert(f'COPY "{table.name}" ({quoted}) FROM STDIN', buffer)
-    finally:
-        cursor.close()
-
-
-class JsonText(str):
-    """A JSON value already serialised: COPY writes it as it is. A seed writes the
-    content of 10,000 revisions, serialised by the processes that parsed the files."""
-
-
-def _decoded(row: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The row with JsonText values as the objects they hold, for SQLAlchemy's JSON type."""
-    if not any(isinstance(v, JsonText) for v in row.values()):
-        return row
-    return {k: json.loads(v) if isinstance(v, JsonText) else v for k, v in row.items()}
-
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_cells(type_: Any, values: list[Any]) -> list[str]:
-    """One column's values in COPY's text format (the type is looked at once per column:
-    a COPY of a million cells should not test every cell's type)."""
-    python_type = None if isinstance(type_, JSON) else type_.python_type
-    if python_type in (int, float):
-        return ["\\N" if v is None else repr(v) for v in values]
-    format_cell = _copy_formatter(type_)
-    if python_type is None:
-        return [
-            v.translate(_COPY_ESCAPES) if isinstance(v, JsonText) else format_cell(v)
-            for v in values
-        ]
-    # text and times: few distinct values (KPI names, one updated_at), each formatted once
-    seen: dict[Any, str] = {}
-    return [seen[v] if v in seen else seen.setdefault(v, format_cell(v)) for v in values]
-
-
-def _copy_formatter(type_: Any) -> Callable[[Any], str]:
-    """A function that writes one value of a column in COPY's text format (chosen once
-    per column: a COPY of a million cells should not test every cell's type)."""
-    python_type = None if isinstance(type_, JSON) else type_.python_type
-
-    def text_cell(value: Any) -> str:
-        return "\\N" if value is None else str(value).translate(_COPY_ESCAPES)
-
-    def number_cell(value: Any) -> str:
-        return "\\N" if value is None else repr(value)
-
-    def json_cell(value: Any) -> str:
-        if value is None:
-            return "\\N"
-        text = json.dumps(value, separators=(",", ":"), allow_nan=False)
-        return text.translate(_COPY_ESCAPES)
-
-    def datetime_cell(value: Any) -> str:
-        return "\\N" if value is None else value.isoformat()
-
-    if python_type is None:
-        return json_cell
-    if python_type in (int, float):
-        return number_cell
-    if python_type is datetime:
-        return datetime_cell
-    return text_cell
+    """Insert rows (all with the same keys) in one bulk operation (PostgreSQL: COPY FROM
+    STDIN, several times faster than a multi-row INSERT)."""
+    backend_of(conn).bulk_insert(conn, table, rows)

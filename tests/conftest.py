@@ -97,6 +97,34 @@ def ranges_dir(tmp_path: Path) -> Path:
     return target
 
 
+def _load_ranges(
+    ranges_dir: Path,
+    *,
+    defaults: bool = True,
+    customers: list[str] | None = None,
+    require: bool = False,
+):
+    """The catalog, the defaults file and customer files (None: all) of a ranges dir as a
+    RangeSet, every problem collected (a test helper: kpictl itself loads through
+    RangeDir, which raises on invalid files)."""
+    from kpictl.rangefiles import RangeSet, load_catalog, load_into, range_file_paths
+
+    wanted, extra = range_file_paths(
+        ranges_dir, defaults=defaults, customers=customers, require=require
+    )
+    catalog, problems = load_catalog(ranges_dir / "kpis.yaml")
+    rangeset = RangeSet(catalog=catalog, problems=problems)
+    load_into(rangeset, wanted)
+    rangeset.problems += extra
+    return rangeset
+
+
+@pytest.fixture
+def load_ranges():
+    """``load_ranges(dir, defaults=, customers=, require=)``: a ranges dir as a RangeSet."""
+    return _load_ranges
+
+
 @dataclass
 class Kpictl:
     """Runs the real Typer application against one database and ranges directory."""

@@ -46,18 +46,18 @@ def diff(
         kpictl diff -o json
         kpictl diff --customer acme --against defaults
     """
-    from kpictl import drift
+    from kpictl import api
     from kpictl.render import render_comparison, render_drift
 
     app = app_context(ctx)
     if against is not None:
-        slug = drift.check_against(customer or [], defaults=defaults, all=all_)
-        comparison = drift.compare(app.settings, slug, against)
+        slug = api.check_against(customer or [], defaults=defaults, all=all_)
+        comparison = api.compare(app.settings, slug, against)
         render_comparison(app.renderer, comparison, output)
         if comparison.differs:
             raise typer.Exit(EXIT_PROBLEM)
         return
-    report = drift.diff(app.settings, customers=customer or [], defaults=defaults, all=all_)
+    report = api.diff(app.settings, customers=customer or [], defaults=defaults, all=all_)
     app.renderer.problems(report.warnings)
     render_drift(app.renderer, report, output)
     if report.differs:
@@ -109,7 +109,7 @@ def export(
         kpictl export --customer acme --output-file ranges/customers/acme.yaml
         kpictl export --all --output-dir ranges
     """
-    from kpictl import export as exporting
+    from kpictl import api
     from kpictl.render import write_document
 
     app = app_context(ctx)
@@ -118,7 +118,7 @@ def export(
 
         export_all(app, customer, defaults, output_file, output_dir)
         return
-    result = exporting.export(app.settings, customer=customer, defaults=defaults)
+    result = api.export(app.settings, customer=customer, defaults=defaults)
     if not result.recorded:
         app.renderer.warning(
             f"no revision is recorded for {customer or 'the defaults'}: "
@@ -131,7 +131,7 @@ def export(
             "bump 'version' before seeding this file"
         )
     if output_file is not None:
-        exporting.write_atomically(output_file, result.text)
+        api.write_atomically(output_file, result.text)
         app.renderer.info(f"wrote {output_file} (version {result.version})")
     else:
         write_document(result.text)
@@ -160,9 +160,9 @@ def history(
 
         kpictl history --customer acme --limit 5
     """
-    from kpictl import drift
+    from kpictl import api
     from kpictl.render import render_history
 
     app = app_context(ctx)
-    revisions = drift.history(app.settings, customer=customer, defaults=defaults, limit=limit)
+    revisions = api.history(app.settings, customer=customer, defaults=defaults, limit=limit)
     render_history(app.renderer, revisions, output)

@@ -45,12 +45,12 @@ def verify_isolation(
 
         kpictl verify-isolation --junit isolation.xml
     """
-    from kpictl import isolation
+    from kpictl import api
     from kpictl.render.isolation import render_isolation
     from kpictl.render.junit import junit_xml
 
     app = app_context(ctx)
-    report = isolation.verify_isolation(app.settings, customers=customer or [], probe=probe)
+    report = api.verify_isolation(app.settings, customers=customer or [], probe=probe)
     if junit is not None:
         try:
             junit.write_text(junit_xml(report), encoding="utf-8")

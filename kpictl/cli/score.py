@@ -76,7 +76,7 @@ def score(
         kpictl score acme --set error_rate_pct=2.5 -o json
         kpictl score --all --save --fail-under 40
     """
-    from kpictl import scores
+    from kpictl import api, scores
     from kpictl.render import progress, render_score_card, render_score_summaries
     from kpictl.scoring import iso
 
@@ -89,7 +89,7 @@ def score(
         if values or set_ or explain:
             raise UsageError("--values, --set and --explain score one customer, not --all")
         with progress(renderer, "scoring customers", unit="customers") as on_progress:
-            result = scores.score_all(
+            result = api.score_all(
                 app.settings, at=when, save=save, lock_timeout=lock_timeout, on_progress=on_progress
             )
         title = f"health scores at {iso(result.at.replace(microsecond=0))}, worst first"
@@ -119,7 +119,5 @@ def score(
     if values is not None:
         source = sys.stdin.buffer if values == "-" else Path(values)
         given = scores.load_values(source, customer=slug, at=when)
-    card = scores.score_customer(
-        app.settings, slug, at=when, values=given, sets=scores.parse_sets(set_ or [])
-    )
+    card = api.score(app.settings, slug, at=when, values=given, sets=scores.parse_sets(set_ or []))
     render_score_card(renderer, card, output, explain=explain)

@@ -1,8 +1,9 @@
 """Engines, transactions, schema versioning and the translation of database errors.
 
 Everything that talks to a database goes through :func:`open_database`, which
-initialises or upgrades the schema on first use, refuses a schema from a newer
-kpictl, and turns driver errors into the kpictl error family (exit 3).
+creates or upgrades the schema for init and the write commands (never for a read),
+refuses a schema from a newer kpictl, and turns driver errors into the kpictl error
+family (exit 3).
 """
 
 from __future__ import annotations
@@ -15,23 +16,28 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy import URL, Connection, Engine, inspect, make_url
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.pool import NullPool
 
+from kpictl.backends import backend_of
+from kpictl.backends import is_postgresql as is_postgresql  # isolation.py imports these here
+from kpictl.backends import is_sqlite as is_sqlite
+from kpictl.backends.postgresql import MIGRATE_LOCK_KEY as MIGRATE_LOCK_KEY
+from kpictl.backends.postgresql import SEED_LOCK_KEY as SEED_LOCK_KEY
 from kpictl.db.tenant import refuse_reads_through_rls
-from kpictl.errors import DatabaseError, DatabaseUnavailable, KpictlError, LockTimeout, SchemaTooNew
-from kpictl.render.numbers import fmt_num
+from kpictl.errors import (
+    DatabaseError,
+    DatabaseUnavailable,
+    KpictlError,
+    LockTimeout,
+    SchemaMissing,
+    SchemaOutdated,
+    SchemaTooNew,
+)
+from kpictl.numbers import fmt_num
 from kpictl.settings import DEFAULT_LOCK_TIMEOUT, Settings, password_of
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-
-# Keys of PostgreSQL advisory locks (arbitrary, fixed): one serialises writers of range
-# files, one serialises schema migrations.
-SEED_LOCK_KEY = 0x6B7069_0001
-MIGRATE_LOCK_KEY = 0x6B7069_0002
-
-CONNECT_TIMEOUT_SECONDS = 5
 
 MAX_LOCK_WAIT_SECONDS = 2_147_483  # PostgreSQL's lock_timeout is at most 2^31-1 ms
 
@@ -64,22 +70,7 @@ def make_engine(settings: Settings, *, lock_timeout: float = DEFAULT_LOCK_TIMEOU
             # An unencoded '@': part of the password would be read as the host name
             # and could be printed in an error. Refuse before connecting.
             raise ValueError("an '@' in its password or query must be percent-encoded as %40")
-        if parsed.get_backend_name() == "sqlite":
-            engine = create_engine(
-                parsed, poolclass=NullPool, connect_args={"timeout": lock_seconds(lock_timeout)}
-            )
-            _configure_sqlite(engine)
-        elif parsed.get_backend_name() == "postgresql":
-            engine = create_engine(
-                parsed,
-                poolclass=NullPool,
-                connect_args={
-                    "connect_timeout": CONNECT_TIMEOUT_SECONDS,
-                    "application_name": "kpictl",
-                },
-            )
-        else:
-            engine = create_engine(parsed, poolclass=NullPool)
+        engine = backend_of(parsed).create_engine(parsed, lock_seconds=lock_seconds(lock_timeout))
     except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError, ImportError, ValueError) as exc:
         raise DatabaseUnavailable(
             f"cannot use database URL {settings.safe_url}: {settings.mask(str(exc))}",
@@ -93,30 +84,6 @@ def lock_seconds(lock_timeout: float) -> float:
     if math.isnan(lock_timeout) or lock_timeout < 0:
         return 0.0
     return min(lock_timeout, MAX_LOCK_WAIT_SECONDS)
-
-
-def _configure_sqlite(engine: Engine) -> None:
-    # pysqlite's own transaction handling defers BEGIN and cannot BEGIN IMMEDIATE;
-    # take it over (the SQLAlchemy documentation's recipe) so that writers lock up front.
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get("kpictl_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-
-def is_sqlite(bind: Engine | Connection) -> bool:
-    return bind.dialect.name == "sqlite"
-
-
-def is_postgresql(bind: Engine | Connection) -> bool:
-    return bind.dialect.name == "postgresql"
 
 
 @contextmanager
@@ -193,13 +160,7 @@ def database_error(exc: sa_exc.SQLAlchemyError, settings: Settings) -> DatabaseE
 
 def current_revision(conn: Connection) -> str | None:
     """The schema revision recorded in the database, or None for a fresh database."""
-    if is_sqlite(conn):
-        exists = conn.exec_driver_sql(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
-        ).scalar()
-    else:
-        exists = conn.execute(text("SELECT to_regclass('alembic_version') IS NOT NULL")).scalar()
-    if not exists:
+    if not inspect(conn).has_table("alembic_version"):
         return None
     return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
 
@@ -239,27 +200,18 @@ def upgrade(engine: Engine) -> str:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.connect() as conn:
-        postgresql = is_postgresql(conn)
-        if postgresql:
-            conn.exec_driver_sql(f"SET lock_timeout = '{int(DEFAULT_LOCK_TIMEOUT * 1000)}ms'")
-            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATE_LOCK_KEY})
-            conn.commit()
-        else:
-            conn.execution_options(kpictl_write=True)
-        try:
-            with conn.begin():
-                revision = current_revision(conn)
-                if revision != head_revision():
-                    _check_known(revision)
-                    if revision is None:
-                        _refuse_unmanaged_tables(conn)
-                    config.attributes["connection"] = conn
-                    command.upgrade(config, "head")
-        finally:
-            if postgresql:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATE_LOCK_KEY})
-                conn.commit()
+    with (
+        engine.connect() as conn,
+        backend_of(conn).migration_lock(conn, DEFAULT_LOCK_TIMEOUT),
+        conn.begin(),
+    ):
+        revision = current_revision(conn)
+        if revision != head_revision():
+            _check_known(revision)
+            if revision is None:
+                _refuse_unmanaged_tables(conn)
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
     return head_revision()
 
 
@@ -277,19 +229,110 @@ def _refuse_unmanaged_tables(conn: Connection) -> None:
         )
 
 
-@contextmanager
-def open_database(
-    settings: Settings, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, migrate: bool = True
-) -> Iterator[Engine]:
-    """An engine with an up-to-date schema; driver errors inside become kpictl errors."""
+def initialise(settings: Settings) -> tuple[str | None, str]:
+    """``kpictl init``: create or upgrade the schema; (revision before, revision after)."""
     with translate_errors(settings):
-        engine = make_engine(settings, lock_timeout=lock_timeout)
+        engine = make_engine(settings)
         try:
-            if migrate:
-                ensure_schema(engine)
-            yield engine
+            with engine.connect() as conn:
+                before = current_revision(conn)
+            after = ensure_schema(engine)
         finally:
             engine.dispose()
+    return before, after
+
+
+@contextmanager
+def open_database(
+    settings: Settings,
+    *,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    write: bool = False,
+) -> Iterator[Engine]:
+    """An engine on the settings' database; driver errors inside become kpictl errors.
+
+    ``write`` (init and the write commands): the schema is created or upgraded first.
+    Otherwise the command only reads, and reading never writes: no database file is
+    created, no schema created or upgraded. A missing SQLite file, a database without
+    kpictl's schema and an older schema are errors (exit 3) that say what to run.
+    """
+    with open_database_revision(settings, lock_timeout=lock_timeout, write=write) as (engine, _):
+        yield engine
+
+
+@contextmanager
+def open_database_revision(
+    settings: Settings,
+    *,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    write: bool = False,
+    schema_optional: bool = False,
+) -> Iterator[tuple[Engine, str | None]]:
+    """An engine on the settings' database; driver errors inside become kpictl errors.
+
+    ``write`` (init and the write commands): the schema is created or upgraded first.
+    Otherwise the command only reads, and reading never writes: no database file is
+    created, no schema created or upgraded. A missing SQLite file, a database without
+    kpictl's schema (unless ``schema_optional``) and
+    an older schema are errors (exit 3) that say what to run. Yields the engine and the
+    schema revision (None: no kpictl schema, allowed only with ``schema_optional``).
+    """
+    with translate_errors(settings):
+        if not write:
+            _require_database_file(settings)
+        engine = make_engine(settings, lock_timeout=lock_timeout)
+        try:
+            if write:
+                revision: str | None = ensure_schema(engine)
+            else:
+                revision = _require_schema(engine, settings, optional=schema_optional)
+            yield engine, revision
+        finally:
+            engine.dispose()
+
+
+_INIT_HINT = "run kpictl init"
+
+
+def _require_database_file(settings: Settings) -> None:
+    """A read of a SQLite file that does not exist fails instead of creating the file."""
+    try:
+        url = driver_url(settings.database_url)
+    except (sa_exc.ArgumentError, ValueError):
+        return  # make_engine reports it
+    if url.get_backend_name() != "sqlite":
+        return
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:") or url.query.get("uri"):
+        return
+    if not Path(database).exists():
+        raise DatabaseUnavailable(
+            f"cannot connect to {settings.safe_url}: no database file {database}",
+            hint="point --db (or KPICTL_DATABASE_URL) at an existing database, or create "
+            "this one with 'kpictl init'",
+        )
+
+
+def _require_schema(engine: Engine, settings: Settings, *, optional: bool) -> str | None:
+    """Refuse a database without kpictl's schema (unless ``optional``), or with another
+    revision than this kpictl's: a read never migrates behind a read-only user's back."""
+    with engine.connect() as conn:
+        revision = current_revision(conn)
+        conn.rollback()
+    if revision == head_revision():
+        return revision
+    if revision is None:
+        if optional:
+            return None
+        raise SchemaMissing(
+            f"the database {settings.safe_url} has no kpictl schema", hint=_INIT_HINT
+        )
+    _check_known(revision)
+    raise SchemaOutdated(
+        f"the database schema is at revision {revision}, older than this kpictl's "
+        f"({head_revision()}); reading commands do not upgrade it",
+        hint=_INIT_HINT,
+    )
 
 
 @contextmanager
@@ -302,37 +345,20 @@ def write_transaction(engine: Engine, *, lock_timeout: float) -> Iterator[Connec
     """
     seconds = lock_seconds(lock_timeout)
     with engine.connect() as conn:
-        if is_sqlite(conn):
-            conn.execution_options(kpictl_write=True)
+        backend = backend_of(conn)
+        backend.prepare_write(conn)
         try:
             transaction = conn.begin()  # SQLite: BEGIN IMMEDIATE, waiting for the lock
         except sa_exc.OperationalError as exc:
             if "database is locked" in str(exc.orig):
-                raise _lock_not_obtained(seconds) from exc
+                raise lock_not_obtained(seconds) from exc
             raise
         with transaction:
-            if is_postgresql(conn):
-                _advisory_write_lock(conn, seconds)
+            backend.write_lock(conn, seconds)
             yield conn
 
 
-def _advisory_write_lock(conn: Connection, seconds: float) -> None:
-    key = {"k": SEED_LOCK_KEY}
-    if conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), key).scalar():
-        return
-    if seconds <= 0:  # lock_timeout = 0 would mean "wait forever" to PostgreSQL
-        raise _lock_not_obtained(seconds)
-    conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{max(1, int(seconds * 1000))}ms'")
-    try:
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), key)
-    except sa_exc.OperationalError as exc:
-        if getattr(exc.orig, "pgcode", None) == "55P03":
-            raise _lock_not_obtained(seconds) from exc
-        raise
-    conn.exec_driver_sql("SET LOCAL lock_timeout = DEFAULT")
-
-
-def _lock_not_obtained(seconds: float) -> LockTimeout:
+def lock_not_obtained(seconds: float) -> LockTimeout:
     return LockTimeout(
         "could not obtain the database lock in time: another writer held kpictl's "
         f"write lock for more than {fmt_num(seconds)} s (--lock-timeout); nothing was written",
@@ -347,8 +373,9 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
     REPEATABLE READ, since its default READ COMMITTED takes a snapshot per statement;
     a SQLite transaction reads one state of the file already)."""
     with engine.connect() as conn:
-        if is_postgresql(conn):
-            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        options = backend_of(conn).read_options()
+        if options:
+            conn = conn.execution_options(**options)
         with conn.begin():
             refuse_reads_through_rls(conn)  # PostgreSQL: never read a filtered view as all
             yield conn

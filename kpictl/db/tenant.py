@@ -17,6 +17,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, text
 
+from kpictl.backends import backend_of
 from kpictl.db.schema import TENANT_TABLES
 from kpictl.errors import DatabaseError
 
@@ -25,9 +26,6 @@ CUSTOMER_SETTING = "kpictl.customer_id"
 POLICY_NAME = "kpictl_tenant_isolation"
 
 _SCOPE_KEY = "kpictl_tenant_scope"
-
-# Built once: a server runs it on every request.
-_SET_CUSTOMER = text("SELECT set_config(:name, :value, true)")
 
 
 @contextmanager
@@ -42,7 +40,8 @@ def tenant_scope(
     leaves the transaction under the tenant role after the block, for a caller that
     ends the transaction right after it (two statements saved per request).
     """
-    if conn.dialect.name != "postgresql":
+    backend = backend_of(conn)
+    if not backend.supports_rls:
         yield conn
         return
     active = conn.info.get(_SCOPE_KEY)
@@ -51,11 +50,7 @@ def tenant_scope(
             raise RuntimeError("a tenant scope for another customer is already active")
         yield conn
         return
-    conn.exec_driver_sql(f"SET LOCAL ROLE {TENANT_ROLE}")
-    conn.execute(
-        _SET_CUSTOMER,
-        {"name": CUSTOMER_SETTING, "value": "" if customer_id is None else str(customer_id)},
-    )
+    backend.enter_tenant(conn, customer_id)
     conn.info[_SCOPE_KEY] = (customer_id,)
     try:
         yield conn
@@ -68,8 +63,7 @@ def tenant_scope(
     conn.info.pop(_SCOPE_KEY, None)  # (the connection's info outlives the transaction)
     if not restore:
         return
-    conn.execute(text("SELECT set_config(:name, '', true)"), {"name": CUSTOMER_SETTING})
-    conn.exec_driver_sql("SET LOCAL ROLE NONE")
+    backend.leave_tenant(conn)
 
 
 # The tables whose rows row-level security filters for roles that are neither their
@@ -94,7 +88,7 @@ def refuse_reads_through_rls(conn: Connection) -> None:
     database as the truth (``diff`` every row deleted, ``export`` nothing). Exit 3.
     Outside a tenant scope only; a no-op on SQLite.
     """
-    if conn.dialect.name != "postgresql" or conn.info.get(_SCOPE_KEY) is not None:
+    if not backend_of(conn).supports_rls or conn.info.get(_SCOPE_KEY) is not None:
         return
     row = conn.execute(_FILTERED_FOR_ME, {"tables": list(_FILTERED_TABLES)}).one()
     if row.tables:

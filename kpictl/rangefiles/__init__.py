@@ -4,7 +4,6 @@ from kpictl.rangefiles.loader import (
     load_catalog,
     load_into,
     load_range_file,
-    load_ranges,
     range_file_paths,
     validate_paths,
 )
@@ -19,6 +18,7 @@ from kpictl.rangefiles.model import (
     RangeSet,
     Scoring,
 )
+from kpictl.rangefiles.rangedir import RangeDir
 
 __all__ = [
     "API_VERSION",
@@ -27,13 +27,13 @@ __all__ = [
     "KpiDef",
     "KpiRange",
     "Problem",
+    "RangeDir",
     "RangeFile",
     "RangeSet",
     "Scoring",
     "load_catalog",
     "load_into",
     "load_range_file",
-    "load_ranges",
     "range_file_paths",
     "validate_paths",
 ]

@@ -1,7 +1,7 @@
 """All output of kpictl: one console, one number formatter, presenters per family.
 
 - ``console``: the Renderer (colours, ``error:``/``hint:`` lines, stdout and stderr)
-- ``numbers``: the one number formatter (``fmt_num``) and JSON's numbers
+- ``kpictl.numbers`` (a leaf beside this package): the one number formatter, JSON numbers
 - ``text``: data made visible (control characters as escapes), measured and wrapped
 - ``table``: the one table style, laid out so that no key cell is ever cut
 - ``formats``: JSON and YAML on stdout; ``csvout``: flat CSV, every command's header
@@ -18,6 +18,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from kpictl.numbers import fmt_num, json_value, number_text, score_text
     from kpictl.render.console import (
         STATUS_STYLE,
         OutputFormat,
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from kpictl.render.history import HISTORY_FIELDS, render_history
     from kpictl.render.isolation import render_isolation
     from kpictl.render.junit import junit_xml
-    from kpictl.render.numbers import fmt_num, json_value, number_text, score_text
     from kpictl.render.observations import render_observations
     from kpictl.render.plans import (
         CHANGE_FIELDS,
@@ -62,10 +62,10 @@ _HOMES = {
     "Styled": "table",
     "Table": "table",
     "band_text": "ranges",
-    "fmt_num": "numbers",
-    "json_value": "numbers",
+    "fmt_num": "kpictl.numbers",
+    "json_value": "kpictl.numbers",
     "junit_xml": "junit",
-    "number_text": "numbers",
+    "number_text": "kpictl.numbers",
     "plan_changes": "plans",
     "progress": "console",
     "render_comparison": "ranges",
@@ -80,7 +80,7 @@ _HOMES = {
     "render_score_summaries": "scores",
     "render_seed_changes": "plans",
     "render_validation": "problems",
-    "score_text": "numbers",
+    "score_text": "kpictl.numbers",
     "visible": "text",
     "write_document": "formats",
     "write_json_records": "formats",
@@ -128,6 +128,7 @@ def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'kpictl.render' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"kpictl.render.{home}"), name)
+    module = home if home.startswith("kpictl.") else f"kpictl.render.{home}"
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from enum import Enum
 from typing import TYPE_CHECKING, Any, TextIO
 
-from kpictl.render.numbers import fmt_num
+from kpictl.numbers import fmt_num
 from kpictl.render.table import Column, Painter, Table
 from kpictl.render.text import cell_len, leading, visible, wrap_words
 

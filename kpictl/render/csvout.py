@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from kpictl.render.numbers import fmt_num
+from kpictl.numbers import fmt_num
 
 if TYPE_CHECKING:
     from kpictl.isolation import CheckResult

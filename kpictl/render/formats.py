@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from kpictl.render.numbers import json_value
+from kpictl.numbers import json_value
 
 if TYPE_CHECKING:
     from kpictl.render.console import OutputFormat

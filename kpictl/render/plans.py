@@ -13,13 +13,13 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from kpictl.numbers import fmt_num, json_value, number_text
 from kpictl.render.console import OutputFormat, Renderer, write_lines
 from kpictl.render.csvout import change_row, write_csv
-from kpictl.render.numbers import fmt_num, json_value, number_text
 
 if TYPE_CHECKING:
     from kpictl.drift import DriftReport, ScopeDrift, ScopeWithoutFile
-    from kpictl.plan import Plan, PlanTotals, RowChange, ScopePlan
+    from kpictl.seeding.plan import Plan, PlanTotals, RowChange, ScopePlan
     from kpictl.rangefiles.model import RangeFile
 
 Line = tuple[str | None, str]

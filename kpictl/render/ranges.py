@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from kpictl.numbers import fmt_num
 from kpictl.render.console import OutputFormat, Renderer
 from kpictl.render.csvout import change_row, write_csv
-from kpictl.render.numbers import fmt_num
 from kpictl.render.table import Cell, Styled, prose
 
 if TYPE_CHECKING:

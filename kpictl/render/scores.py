@@ -7,10 +7,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from kpictl.numbers import fmt_num, score_text
 from kpictl.render.console import STATUS_STYLE, OutputFormat, Renderer, Segment
 from kpictl.render.csvout import score_rows, write_csv
 from kpictl.render.formats import write_json_records
-from kpictl.render.numbers import fmt_num, score_text
 from kpictl.render.ranges import band_text
 from kpictl.render.table import Cell, Layout, Painter, Row, Styled, key, prose
 from kpictl.render.text import cell_len, visible

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, create_engine, event
 
 from kpictl import scores, store
+from kpictl.backends.postgresql import CONNECT_TIMEOUT_SECONDS
 from kpictl.db import engine as db
 from kpictl.db.tenant import tenant_scope
 from kpictl.errors import DatabaseError, KpictlError, UnknownKpi
@@ -87,7 +88,7 @@ def serving_engine(settings: Settings) -> Engine:
         max_overflow=POOL_OVERFLOW,
         pool_timeout=POOL_TIMEOUT_SECONDS,
         connect_args={
-            "connect_timeout": db.CONNECT_TIMEOUT_SECONDS,
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
             "application_name": "kpictl-serve",
         },
     )
@@ -228,7 +229,7 @@ class UsageRecorder:
             return
         try:
             with (
-                db.open_database(self.settings, migrate=False) as engine,
+                db.open_database(self.settings) as engine,
                 db.write_transaction(engine, lock_timeout=5.0) as conn,
             ):
                 record_last_used(conn, pending)

@@ -8,8 +8,6 @@ import json
 
 import yaml
 
-from kpictl.rangefiles import load_ranges
-
 
 def listed(kpictl, *args: str) -> list[dict]:
     return json.loads(kpictl("list", *args, "-o", "json").stdout)
@@ -24,7 +22,7 @@ def test_a_customer_without_overrides_sees_exactly_the_defaults(kpictl) -> None:
     assert globex == defaults
 
 
-def test_effective_ranges_mix_own_rows_and_defaults(kpictl, ranges_dir) -> None:
+def test_effective_ranges_mix_own_rows_and_defaults(load_ranges, kpictl, ranges_dir) -> None:
     kpictl("seed", "--all")
     rows = {r["kpi_name"]: r for r in listed(kpictl, "--customer", "acme")}
     assert len(rows) == 10

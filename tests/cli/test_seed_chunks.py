@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kpictl import api, store
+from kpictl.seeding import apply as applying
+from kpictl.seeding import chunked as seeding
 
 CUSTOMER = """\
 apiVersion: kpictl/v1
@@ -28,15 +29,15 @@ NEW = [f"new-{i}" for i in range(5)]
 @pytest.fixture
 def chunks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Chunks of two scopes; returns the size of each chunk planned, as it is planned."""
-    monkeypatch.setattr(api, "SEED_CHUNK", 2)
+    monkeypatch.setattr(seeding, "SEED_CHUNK", 2)
     planned: list[int] = []
-    real = api.build_plan
+    real = seeding.build_plan
 
     def counting(conn, files, **kwargs):  # type: ignore[no-untyped-def]
         planned.append(len(files) + len(kwargs.get("unchanged") or ()))
         return real(conn, files, **kwargs)
 
-    monkeypatch.setattr(api, "build_plan", counting)
+    monkeypatch.setattr(seeding, "build_plan", counting)
     return planned
 
 
@@ -44,13 +45,13 @@ def chunks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 def written(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The number of scopes of each chunk written (inside the transaction)."""
     chunks: list[int] = []
-    real = store.apply_plan
+    real = applying.apply_plan
 
     def counting(conn, plan, *args, **kwargs):  # type: ignore[no-untyped-def]
         chunks.append(len(plan.scopes))
         return real(conn, plan, *args, **kwargs)
 
-    monkeypatch.setattr(store, "apply_plan", counting)
+    monkeypatch.setattr(applying, "apply_plan", counting)
     return chunks
 
 

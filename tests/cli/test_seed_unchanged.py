@@ -8,20 +8,20 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from kpictl.db.engine import driver_url
-from kpictl.rangefiles import loader
+from kpictl.rangefiles import parallel  # the one loading pipeline parses files there
 
 
 @pytest.fixture
 def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The range files (not the catalog) that kpictl parses, in this process."""
     seen: list[str] = []
-    real = loader.load_range_file
+    real = parallel.load_range_file
 
     def counting(path, catalog, **kwargs):  # type: ignore[no-untyped-def]
         seen.append(path.name)
         return real(path, catalog, **kwargs)
 
-    monkeypatch.setattr(loader, "load_range_file", counting)
+    monkeypatch.setattr(parallel, "load_range_file", counting)
     monkeypatch.setenv("KPICTL_SERIAL", "1")  # parse in this process, where we count
     return seen
 

@@ -102,7 +102,10 @@ def test_two_system_defaults_for_one_kpi_are_refused(db_url: str) -> None:
 
 def test_sqlite_connections_enforce_foreign_keys(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'fk.db'}"
-    with db.open_database(Settings(database_url=url)) as engine, engine.connect() as conn:
+    with (
+        db.open_database(Settings(database_url=url), write=True) as engine,
+        engine.connect() as conn,
+    ):
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         with pytest.raises(IntegrityError):
             conn.exec_driver_sql(

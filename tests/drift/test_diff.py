@@ -36,6 +36,7 @@ def test_clean_after_seed(kpictl, db_url, db_snapshot) -> None:
 
 
 def test_before_any_seed_everything_is_to_add(kpictl) -> None:
+    kpictl("init")  # a read creates no database (SPEC section 7)
     data = diff_json(kpictl, expect=1)
     assert {c["action"] for c in data["changes"]} == {"add"}
     assert len(data["changes"]) == 22
@@ -276,22 +277,25 @@ def test_an_unreachable_database_is_exit_3(kpictl, tmp_path) -> None:
 
 def test_the_report_is_one_plan_with_prune(kpictl, ranges_dir, db_url) -> None:
     """diff's changes are exactly seed --prune's plan: one computation, two renderings."""
-    from kpictl import api, drift
+    from kpictl import api
     from kpictl.db import engine as db
+    from kpictl.rangefiles import RangeDir
+    from kpictl.seeding import build_plan
     from kpictl.settings import Settings
 
     kpictl("seed", "--defaults")
     settings = Settings(database_url=db_url, ranges_dir=ranges_dir)
-    report = drift.diff(settings)
+    report = api.diff(settings)
     assert isinstance(report, DriftReport)
-    files, _warnings = api.load_selection(settings, all=True)
+    files, _warnings = RangeDir(ranges_dir).load_selection(all=True)
     with db.open_database(settings) as engine, db.read_transaction(engine) as conn:
-        plan, _ = api.build_plan(conn, files, prune=True)
-    assert report.changes() == plan.changes()
+        plan, _ = build_plan(conn, files, prune=True)
+    assert report.plan.changes() == plan.changes()
 
 
 def test_csv_gives_one_row_per_change(kpictl, sql) -> None:
     """Flat (SPEC §7): the changed columns by name, then each column's old and new value."""
+    kpictl("init")  # a read creates no database (SPEC section 7)
     header = "scope,kpi_name,action,fields," + ",".join(
         f"{c}_{side}" for c in RANGE_COLUMNS for side in ("old", "new")
     )

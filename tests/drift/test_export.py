@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from kpictl.rangefiles import load_ranges
-
 SHIPPED_RANGES = Path(__file__).resolve().parents[2] / "ranges"
 
 SHIPPED_SCOPES = [["--defaults"], ["--customer", "acme"], ["--customer", "data-center"]]
@@ -21,7 +19,7 @@ def target(ranges_dir: Path, args: list[str]) -> Path:
     return ranges_dir / "customers" / f"{args[1]}.yaml"
 
 
-def test_every_shipped_file_round_trips(kpictl, ranges_dir) -> None:
+def test_every_shipped_file_round_trips(load_ranges, kpictl, ranges_dir) -> None:
     """export -> write back -> validate is clean -> diff shows no difference."""
     kpictl("seed", "--all")
     original = load_ranges(ranges_dir)

@@ -43,6 +43,7 @@ def test_history_newest_first_with_counts_and_sha(
 
 
 def test_history_of_an_empty_database(kpictl) -> None:
+    kpictl("init")  # a read creates no database (SPEC section 7)
     assert json.loads(kpictl("history", "-o", "json").stdout) == []
     assert "no revisions recorded" in kpictl("history").stderr
 
@@ -57,6 +58,7 @@ def test_history_usage_errors(kpictl) -> None:
 
 
 def test_history_csv_and_yaml(kpictl) -> None:
+    kpictl("init")  # a read creates no database (SPEC section 7)
     assert kpictl("history", "-o", "csv").stdout.startswith("scope,version,applied_at,")
     kpictl("seed", "--defaults")
     lines = kpictl("history", "-o", "csv").stdout.splitlines()

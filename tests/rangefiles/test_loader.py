@@ -26,7 +26,6 @@ from kpictl.rangefiles import (
     Scoring,
     load_catalog,
     load_range_file,
-    load_ranges,
     validate_paths,
     yamlstrict,
 )
@@ -1188,6 +1187,7 @@ def test_without_a_catalog_files_are_checked_for_structure_only(workdir: Path) -
 
 
 def test_an_invalid_catalog_is_none_and_load_ranges_still_checks_structure(
+    load_ranges,
     workdir: Path,
 ) -> None:
     write("kpis.yaml", CATALOG_HEAD + "  daily_invocations: {unit: count, better: upward}\n")
@@ -1229,7 +1229,7 @@ def shipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return Path("ranges")
 
 
-def test_load_ranges_collects_every_problem_of_every_file(shipped: Path) -> None:
+def test_load_ranges_collects_every_problem_of_every_file(load_ranges, shipped: Path) -> None:
     (shipped / "defaults.yaml").write_text(
         (shipped / "defaults.yaml").read_text().replace("version: 1", "version: 0")
     )
@@ -1248,7 +1248,7 @@ def test_load_ranges_collects_every_problem_of_every_file(shipped: Path) -> None
     assert sorted(rangeset.customers) == ["data-center", "globex"]
 
 
-def test_load_ranges_selects_customers_and_defaults(shipped: Path) -> None:
+def test_load_ranges_selects_customers_and_defaults(load_ranges, shipped: Path) -> None:
     rangeset = load_ranges(shipped, defaults=False, customers=["acme", "acme"])
     assert rangeset.problems == []
     assert rangeset.defaults is None
@@ -1258,7 +1258,7 @@ def test_load_ranges_selects_customers_and_defaults(shipped: Path) -> None:
     assert rangeset.defaults is not None and rangeset.customers == {}
 
 
-def test_load_ranges_skips_missing_files_unless_required(shipped: Path) -> None:
+def test_load_ranges_skips_missing_files_unless_required(load_ranges, shipped: Path) -> None:
     rangeset = load_ranges(shipped, customers=["acme", "nope", "../defaults"])
     assert rangeset.problems == []
     assert list(rangeset.customers) == ["acme"]
@@ -1273,7 +1273,7 @@ def test_load_ranges_skips_missing_files_unless_required(shipped: Path) -> None:
     assert load_ranges(shipped, defaults=False, customers=["acme"], require=True).customers
 
 
-def test_a_missing_catalog_is_an_error_in_the_set(shipped: Path) -> None:
+def test_a_missing_catalog_is_an_error_in_the_set(load_ranges, shipped: Path) -> None:
     (shipped / "kpis.yaml").unlink()
     rangeset = load_ranges(shipped)
     assert [str(p) for p in rangeset.errors] == ["ranges/kpis.yaml: no such file"]
@@ -1281,14 +1281,14 @@ def test_a_missing_catalog_is_an_error_in_the_set(shipped: Path) -> None:
     assert len(rangeset.customers) == 3  # still read, structurally valid
 
 
-def test_a_missing_ranges_dir_raises(workdir: Path) -> None:
+def test_a_missing_ranges_dir_raises(load_ranges, workdir: Path) -> None:
     with pytest.raises(RangeFileMissing, match=r"^elsewhere: no such directory$"):
         load_ranges(Path("elsewhere"))
     with pytest.raises(RangeFileMissing, match="not a directory"):
         load_ranges(Path("ranges/kpis.yaml"))
 
 
-def test_load_ranges_warns_about_yml_customer_files(shipped: Path) -> None:
+def test_load_ranges_warns_about_yml_customer_files(load_ranges, shipped: Path) -> None:
     shutil.copy(shipped / "customers" / "acme.yaml", shipped / "customers" / "initech.yml")
     (shipped / "customers" / ".#acme.yaml").write_text("editor lock file")
     rangeset = load_ranges(shipped)
@@ -1298,7 +1298,7 @@ def test_load_ranges_warns_about_yml_customer_files(shipped: Path) -> None:
     assert "rename to initech.yaml" in warning.message
 
 
-def test_a_customer_file_named_unlike_its_slug_is_reported(shipped: Path) -> None:
+def test_a_customer_file_named_unlike_its_slug_is_reported(load_ranges, shipped: Path) -> None:
     shutil.copy(shipped / "customers" / "acme.yaml", shipped / "customers" / "Acme.yaml")
     rangeset = load_ranges(shipped)
     [error] = rangeset.errors

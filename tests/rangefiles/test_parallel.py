@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.data import write_ranges
-from kpictl.rangefiles import load_ranges, validate_paths
+from kpictl.rangefiles import validate_paths
 from kpictl.rangefiles.loader import PARALLEL_MIN_FILES
 
 
@@ -20,7 +20,9 @@ def many(tmp_path: Path) -> Path:
     return ranges
 
 
-def test_parallel_and_serial_loads_agree(many: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_parallel_and_serial_loads_agree(
+    load_ranges, many: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     parallel = load_ranges(many)
     monkeypatch.setenv("KPICTL_SERIAL", "1")
     serial = load_ranges(many)

@@ -12,7 +12,6 @@ from kpictl.rangefiles import (
     Scoring,
     load_catalog,
     load_range_file,
-    load_ranges,
     validate_paths,
     yamlstrict,
 )
@@ -34,7 +33,7 @@ KPIS = {
 SHIPPED_FILES = sorted(p.relative_to(SHIPPED).as_posix() for p in SHIPPED.rglob("*.yaml"))
 
 
-def test_the_shipped_ranges_validate_without_any_problem() -> None:
+def test_the_shipped_ranges_validate_without_any_problem(load_ranges) -> None:
     assert validate_paths([], SHIPPED) == []
     rangeset = load_ranges(SHIPPED)
     assert rangeset.problems == []
@@ -49,7 +48,7 @@ def test_the_catalog_has_exactly_the_ten_kpis() -> None:
     assert all(d.description for d in catalog.kpis.values())
 
 
-def test_the_defaults_cover_every_kpi_with_three_contiguous_bands() -> None:
+def test_the_defaults_cover_every_kpi_with_three_contiguous_bands(load_ranges) -> None:
     defaults = load_ranges(SHIPPED, customers=[]).defaults
     assert defaults is not None
     assert defaults.version == 1
@@ -69,7 +68,7 @@ def test_the_defaults_cover_every_kpi_with_three_contiguous_bands() -> None:
     assert {"usage-drop", "reliability-review", "latency-review", "churn-risk"} <= playbooks
 
 
-def test_data_center_has_its_own_ranges_and_fitted_model() -> None:
+def test_data_center_has_its_own_ranges_and_fitted_model(load_ranges) -> None:
     rangefile = load_ranges(SHIPPED, defaults=False, customers=["data-center"]).customers[
         "data-center"
     ]
@@ -87,7 +86,7 @@ def test_data_center_has_its_own_ranges_and_fitted_model() -> None:
     assert "not known" in text and "not invented" in text
 
 
-def test_acme_overrides_two_kpis_and_globex_none() -> None:
+def test_acme_overrides_two_kpis_and_globex_none(load_ranges) -> None:
     rangeset = load_ranges(SHIPPED, defaults=False)
     acme, globex = rangeset.customers["acme"], rangeset.customers["globex"]
     assert (acme.name, acme.version) == ("Acme Corp", 1)

@@ -225,12 +225,13 @@ def test_waiting_to_migrate_a_fresh_database_is_bounded(
     monkeypatch.setattr(db, "DEFAULT_LOCK_TIMEOUT", 1.0)
     with locks.holding_lock(db_url, f"SELECT pg_advisory_lock({db.MIGRATE_LOCK_KEY})"):
         started = time.monotonic()
-        result = kpictl("list", expect=None)
+        # init: a read no longer migrates (SPEC section 7); init and the writes do
+        result = kpictl("init", expect=None)
         assert time.monotonic() - started < 10
     line = rel.assert_one_clean_error(result, 3)
     assert line.startswith("error: could not obtain the database lock in time"), line
     assert db_snapshot(db_url) == {}  # not even the schema: nothing was written
-    kpictl("list")  # and once the lock is free the first use migrates
+    kpictl("init")  # and once the lock is free the first use migrates
 
 
 def test_the_default_lock_timeout_is_30_seconds() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from kpictl.render.numbers import fmt_num, score_text
+from kpictl.numbers import fmt_num, score_text
 from kpictl.render.text import cell_len
 
 LONG_SLUG = "northwind-traders-international-emea"  # as tests/render/conftest.py adds it

@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kpictl.render.numbers import fmt_num, json_value, number_text, score_text
+from kpictl.numbers import fmt_num, json_value, number_text, score_text
 
 KPICTL = Path(__file__).resolve().parents[2] / "kpictl"
 

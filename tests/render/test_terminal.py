@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from kpictl.render.numbers import fmt_num
+from kpictl.numbers import fmt_num
 
 KPICTL = Path(sys.executable).parent / "kpictl"
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"

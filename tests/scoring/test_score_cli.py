@@ -259,4 +259,5 @@ def test_fail_under_with_save_still_saves(loaded, db_url) -> None:
 
 
 def test_score_all_on_an_empty_database(kpictl) -> None:
+    kpictl("init")  # a read creates no database (SPEC section 7)
     assert card(kpictl, "--all") == []

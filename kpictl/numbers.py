@@ -2,7 +2,8 @@
 
 Every table, message, plan line and CSV cell writes numbers through ``fmt_num`` (or its
 fast twin ``number_text``, pinned to it by a property test); JSON and YAML through
-``json_value``. Pure and light: the core's messages import it too.
+``json_value``. Pure and light (a leaf: it imports nothing of kpictl), so the core's messages use it
+too; ``kpictl.render`` re-exports it for the presenters.
 """
 
 from __future__ import annotations
