@@ -36,13 +36,13 @@ def import_(
 
         kpictl observations import samples/observations.csv
     """
-    from kpictl import scores
     from kpictl.render import progress
+    from kpictl.scoring import verbs
 
     app = app_context(ctx)
     source = sys.stdin.buffer if file == "-" else Path(file)
     with progress(app.renderer, "importing", unit="bytes") as on_progress:
-        result = scores.import_observations(
+        result = verbs.import_observations(
             app.settings,
             source,
             display="<stdin>" if file == "-" else file,
@@ -70,10 +70,10 @@ def list_(
 
         kpictl observations list --customer acme --kpi error_rate_pct
     """
-    from kpictl import scores
     from kpictl.render import render_observations
+    from kpictl.scoring import verbs
 
     app = app_context(ctx)
-    rows = scores.list_observations(app.settings, customer, kpi=kpi)
+    rows = verbs.list_observations(app.settings, customer, kpi=kpi)
     title = f"observations of {customer}" + (f" ({kpi})" if kpi else "")
     render_observations(app.renderer, rows, output, title=title)

@@ -76,20 +76,20 @@ def score(
         kpictl score acme --set error_rate_pct=2.5 -o json
         kpictl score --all --save --fail-under 40
     """
-    from kpictl import scores
     from kpictl.render import progress, render_score_card, render_score_summaries
-    from kpictl.scoring import iso
+    from kpictl.scoring import iso, verbs
+    from kpictl.scoring import values as inputs_given
 
     app = app_context(ctx)
     renderer = app.renderer
     if all_ == (slug is not None):
         raise UsageError("name one customer, or use --all", hint="kpictl score data-center")
-    when = scores.parse_at(at)
+    when = inputs_given.parse_at(at)
     if all_:
         if values or set_ or explain:
             raise UsageError("--values, --set and --explain score one customer, not --all")
         with progress(renderer, "scoring customers", unit="customers") as on_progress:
-            result = scores.score_all(
+            result = verbs.score_all(
                 app.settings, at=when, save=save, lock_timeout=lock_timeout, on_progress=on_progress
             )
         title = f"health scores at {iso(result.at.replace(microsecond=0))}, worst first"
@@ -118,8 +118,8 @@ def score(
     given = None
     if values is not None:
         source = sys.stdin.buffer if values == "-" else Path(values)
-        given = scores.load_values(source, customer=slug, at=when)
-    card = scores.score_customer(
-        app.settings, slug, at=when, values=given, sets=scores.parse_sets(set_ or [])
+        given = inputs_given.load_values(source, customer=slug, at=when)
+    card = verbs.score_customer(
+        app.settings, slug, at=when, values=given, sets=inputs_given.parse_sets(set_ or [])
     )
     render_score_card(renderer, card, output, explain=explain)

@@ -17,10 +17,11 @@ import pytest
 from sqlalchemy import create_engine, delete, insert
 from sqlalchemy.pool import NullPool
 
-from kpictl import api, scores, scoring
+from kpictl import api, scoring
 from kpictl.db.engine import driver_url
 from kpictl.db.schema import customers, kpi_observations, kpi_reference_ranges, range_revisions
 from kpictl.errors import KpictlError
+from kpictl.scoring import verbs as scores
 from kpictl.settings import Settings
 
 AT = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
@@ -201,6 +202,14 @@ def _revision(customer_id: int | None, model: object) -> dict[str, object]:
     }
 
 
+def worst_first(summaries: list[scoring.Summary]) -> list[scoring.Summary]:
+    """Lowest score first; customers that could not be scored after the scored ones."""
+    return sorted(
+        summaries,
+        key=lambda s: (s.score is None, s.score if s.score is not None else 0.0, s.customer),
+    )
+
+
 def one_by_one(settings: Settings, at: datetime) -> list[scoring.Summary]:
     """Every customer scored by ``score SLUG``'s code path, worst first."""
     engine = create_engine(driver_url(settings.database_url), poolclass=NullPool)
@@ -221,7 +230,7 @@ def one_by_one(settings: Settings, at: datetime) -> list[scoring.Summary]:
         out.append(
             scoring.Summary(slug, card.model, card.score, card.status, alerts=len(card.alerts))
         )
-    return scoring.worst_first(out)
+    return worst_first(out)
 
 
 def _model_name(settings: Settings, slug: str) -> str:

@@ -26,7 +26,6 @@ from kpictl.scoring import (
     range_of,
     score,
     summarize,
-    worst_first,
 )
 
 NAMES = ["a", "b", "c", "d", "e", HEALTH_SCORE]
@@ -37,6 +36,14 @@ value = st.one_of(
     st.sampled_from([math.nan, math.inf, -math.inf]),
 )
 weight = st.sampled_from([0.0, -0.0, 0.1, 0.7, 1.0, 2.0, 3.0])
+
+
+def worst_first(summaries: list[Summary]) -> list[Summary]:
+    """Lowest score first; customers that could not be scored after the scored ones."""
+    return sorted(
+        summaries,
+        key=lambda s: (s.score is None, s.score if s.score is not None else 0.0, s.customer),
+    )
 
 
 @st.composite
@@ -214,7 +221,7 @@ def test_read_ahead_gives_every_row_in_order_and_passes_failures_on() -> None:
 
     import pytest
 
-    from kpictl.scores import _read_ahead
+    from kpictl.scoring.inputs import read_ahead as _read_ahead
 
     assert list(_read_ahead(_Result(5))) == [(i, j) for i in range(5) for j in range(3)]
     rows = []
