@@ -26,7 +26,13 @@ if TYPE_CHECKING:
     from kpictl.scoring import Scoreboard, ScoreCard
     from kpictl.scoring import Summary as ScoreSummary
 
-STATUS_STYLE = {"healthy": "green", "risk": "yellow", "critical": "red", "unknown": "dim"}
+STATUS_STYLE = {
+    "healthy": "green",
+    "risk": "yellow",
+    "critical": "red",
+    "unknown": "dim",
+    "insufficient_data": "magenta",
+}
 
 
 class OutputFormat(str, Enum):
@@ -695,7 +701,9 @@ def render_score_card(
     if output != OutputFormat.table:
         data: Any = card.as_dict(explain=explain)
         if output == OutputFormat.csv:  # one row per KPI, the card's fields repeated
-            card_fields = {k: data[k] for k in ("customer", "model", "score", "status", "at")}
+            # the KPI rows have a status of their own: the card's is overall_status
+            card_fields = {k: data[k] for k in ("customer", "model", "score", "coverage", "at")}
+            card_fields["overall_status"] = data["status"]
             data = [{**card_fields, **kpi} for kpi in data["kpis"]] or [card_fields]
         renderer.structured(data, output)
         return
@@ -708,9 +716,19 @@ def render_score_card(
     head.append(_score_text(card.score), style="bold")
     head.append("  ")
     head.append(card.status, style=f"bold {STATUS_STYLE.get(card.status, '')}")
+    head.append(f"  coverage {_coverage_text(card.coverage)}")
     at = f", at {_iso_text(card.at)}" if card.at else ""
     head.append(f"  ({card.model} model{at})", style="dim")
     out.print(head)
+    if card.min_coverage is not None and card.coverage < card.min_coverage:
+        out.print(
+            Text(
+                f"insufficient data: coverage {_coverage_text(card.coverage)} is under the"
+                f" model's min_coverage {_coverage_text(card.min_coverage)}"
+                f" (by the score alone: {card.status_by_score})",
+                STATUS_STYLE["insufficient_data"],
+            )
+        )
     if card.previous is not None:
         prev = card.previous
         change = card.change or 0.0
@@ -768,6 +786,14 @@ def render_score_card(
 
 def _score_text(score: float) -> str:
     return fmt_num(round(score, 2))
+
+
+def _coverage_text(coverage: float | None) -> str:
+    """A coverage (0-1) as a percentage: 0.4 is 40%, 0.4999 is 49.99%, never rounded up
+    to the 50% it falls short of."""
+    if coverage is None:
+        return ""
+    return fmt_num(math.floor(coverage * 10_000 + 1e-6) / 100) + "%"
 
 
 def _iso_text(value: Any) -> str:
@@ -829,19 +855,25 @@ def _explain_lines(card: ScoreCard) -> list[Any]:
             "unchanged" if card.raw_score == card.score else f"clamped to {fmt_num(card.score)}"
         )
         lines.append(Text(f"  clamp [{fmt_num(low)}, {fmt_num(high)}]: {clamped}"))
+    by_score = card.status_by_score or card.status
     if card.health_range is not None:
-        found = card.health_range.band(card.status) if card.status != "unknown" else None
+        found = card.health_range.band(by_score) if by_score != "unknown" else None
         where = band_text(found) if found else "no band (a gap)"
         lines.append(
             Text(
-                f"  status: {card.status}, the health_score band {where} "
+                f"  status: {by_score}, the health_score band {where} "
                 f"({card.health_range_source} range)"
             )
         )
     else:
-        lines.append(
-            Text(f"  status: {card.status} (no health_score range: healthy ≥ 70, risk ≥ 40)")
+        lines.append(Text(f"  status: {by_score} (no health_score range: healthy ≥ 70, risk ≥ 40)"))
+    least = "none" if card.min_coverage is None else _coverage_text(card.min_coverage)
+    lines.append(
+        Text(
+            f"  coverage: {_coverage_text(card.coverage)} of the model's weight had a value"
+            f" (min_coverage {least})" + (f": {card.status}" if card.status != by_score else "")
         )
+    )
     return lines
 
 
@@ -865,7 +897,7 @@ def render_score_summaries(
         return
     # Plain fixed-width lines, not a Rich table: Rich took 75 s (and 250 MB) to lay out
     # 100,000 customers; this is linear and streams.
-    header = ("customer", "score", "status", "model", "alerts", "reason")
+    header = ("customer", "score", "status", "coverage", "model", "alerts", "reason")
     widths = [len(h) for h in header]
     empty = True
     for row in _summary_rows(summaries):
@@ -899,7 +931,8 @@ def _summary_rows(summaries: Iterable[ScoreSummary]) -> Iterator[tuple[str, ...]
             if s.score != last:
                 last, text = s.score, _score_text(s.score)
             score, alerts = text, str(s.alerts)
-        yield (s.customer, score, s.status or "", s.model or "", alerts, s.reason or "")
+        cover = _coverage_text(s.coverage)
+        yield (s.customer, score, s.status or "", cover, s.model or "", alerts, s.reason or "")
 
 
 def write_json_records(records: Iterable[dict[str, Any]]) -> None:

@@ -61,13 +61,21 @@ def score(
             show_default=False,
         ),
     ] = None,
+    allow_insufficient: Annotated[
+        bool,
+        typer.Option(
+            "--allow-insufficient",
+            help="With --fail-under: let customers with insufficient_data pass.",
+        ),
+    ] = False,
     lock_timeout: LockTimeout = DEFAULT_LOCK,
     output: Output = OutputFormat.table,
 ) -> None:
     """Compute a customer's health score: KPI statuses, alerts with playbooks, the trend.
 
     With --all, every customer's score, worst first (exit 1 with --fail-under N when
-    any score is under N).
+    any score is under N, or any status is insufficient_data: too little of the
+    model's weight had a value, unless --allow-insufficient).
 
     Example:
 
@@ -88,6 +96,8 @@ def score(
     if all_:
         if values or set_ or explain:
             raise UsageError("--values, --set and --explain score one customer, not --all")
+        if allow_insufficient and fail_under is None:
+            raise UsageError("--allow-insufficient goes with --fail-under")
         with progress(renderer, "scoring customers", unit="customers") as on_progress:
             result = verbs.score_all(
                 app.settings, at=when, save=save, lock_timeout=lock_timeout, on_progress=on_progress
@@ -104,17 +114,26 @@ def score(
             renderer.info(f"saved {result.saved} score(s) to health_scores")
         if fail_under is not None:
             under = result.under(fail_under)
+            short = [] if allow_insufficient else result.summaries.insufficient()
             if under:
                 renderer.error(
                     f"{len(under)} customer(s) score under {fail_under:g}: "
                     + ", ".join(f"{s.customer} ({round(s.score or 0.0, 2):g})" for s in under)
                 )
+            if short:
+                renderer.error(
+                    f"{len(short)} customer(s) have insufficient data (coverage under the "
+                    "model's min_coverage): "
+                    + ", ".join(f"{s.customer} (coverage {s.coverage:g})" for s in short),
+                    hint="import their observations, or pass --allow-insufficient",
+                )
+            if under or short:
                 raise typer.Exit(EXIT_PROBLEM)
         return
 
     assert slug is not None
-    if save or fail_under is not None:
-        raise UsageError("--save and --fail-under go with --all")
+    if save or fail_under is not None or allow_insufficient:
+        raise UsageError("--save, --fail-under and --allow-insufficient go with --all")
     given = None
     if values is not None:
         source = sys.stdin.buffer if values == "-" else Path(values)

@@ -23,6 +23,9 @@ RISK_FROM = 40.0
 RANGES_MODEL = Scoring(model="ranges")
 """The model of a customer when neither its file nor the defaults set one."""
 
+INSUFFICIENT = "insufficient_data"
+"""The overall status of a score whose coverage is under the model's min_coverage."""
+
 DIGITS = 6
 """Scores and terms are rounded to this many decimals: 52.14 + 0.416 × -14.2 is
 46.2328, not 46.232800000000005."""
@@ -89,6 +92,28 @@ def threshold_status(value: float) -> Status:
     if value >= RISK_FROM:
         return "risk"
     return "critical"
+
+
+def coverage(known: Sequence[float], weights: Sequence[float]) -> float:
+    """The share of the model's weight that had a value, 0 to 1 (SPEC section 7): Σ
+    ``known`` (the weights of the KPIs with a value and a range) / Σ ``weights`` (of
+    every KPI with a range but health_score), both in KPI name order. A model without
+    weight is not short of anything: 1."""
+    total = sum(weights)
+    if not total > 0:
+        return 1.0
+    share = sum(known) / total
+    if share != share:  # an infinite weight: in both sums
+        return 1.0 if sum(known) == total else 0.0
+    return round(min(max(share, 0.0), 1.0), DIGITS)
+
+
+def judged(status: str, cover: float, min_coverage: float | None) -> str:
+    """The overall status: ``status``, or ``insufficient_data`` when the coverage is
+    under the model's ``min_coverage``."""
+    if min_coverage is not None and cover < min_coverage:
+        return INSUFFICIENT
+    return status
 
 
 def _finite(x: float) -> bool:

@@ -4,13 +4,23 @@ compact :class:`Scoreboard`, given back worst first. Pure: no I/O."""
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from kpictl.rangefiles.model import Scoring
-from kpictl.scoring.arithmetic import HEALTH_SCORE, regression, score_status, term, weighted_mean
+from kpictl.scoring.arithmetic import (
+    HEALTH_SCORE,
+    INSUFFICIENT,
+    coverage,
+    judged,
+    regression,
+    score_status,
+    term,
+    weighted_mean,
+)
 from kpictl.scoring.bands import classify
 
 
@@ -24,6 +34,7 @@ class Summary:
     status: str | None
     reason: str | None = None
     alerts: int = 0
+    coverage: float | None = None  # None when there is no score
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -31,6 +42,7 @@ class Summary:
             "model": self.model,
             "score": self.score,
             "status": self.status,
+            "coverage": self.coverage,
         }
         if self.score is None:
             out["reason"] = self.reason
@@ -46,6 +58,7 @@ def summarize(
     model: Scoring,
     points: Mapping[str, float],
     health: Sequence[float] | None,
+    model_weights: Sequence[float] | None = None,
 ) -> Summary | None:
     """:func:`kpictl.scoring.score` reduced to its :class:`Summary`, for ``score --all``:
     the same classification and arithmetic on the same floats in the same order (so the
@@ -54,7 +67,9 @@ def summarize(
     ``ranges`` are the customer's effective ranges but health_score's, compiled
     (:data:`kpictl.scoring.bands.CompiledRange`); ``points`` are
     :func:`kpictl.scoring.points_of` the model; ``health`` is the effective health_score
-    range, compiled. Returns None when the customer cannot be scored:
+    range, compiled; ``model_weights`` the weights of ``ranges`` in KPI name order
+    (:func:`model_weights_of`: passed in when many customers share them). Returns None
+    when the customer cannot be scored:
     :func:`kpictl.scoring.score` then says why, in its own words.
     """
     regression_model = model.model == "regression"
@@ -70,6 +85,7 @@ def summarize(
     alerts = 0
     weights: list[float] = []  # ranges: of the KPIs counted, in name order
     earned: list[float] = []  # ranges: their points
+    known: list[float] = []  # ranges: the weights of the KPIs with a value and a range
     terms: list[float] = []  # otherwise: each KPI's term (0.0 without a coefficient)
     for name, value in sorted(values.items()):
         if name == HEALTH_SCORE or value - value != 0.0:  # nan or ±inf: left out
@@ -79,9 +95,11 @@ def summarize(
         if status is not None and status != "healthy":
             alerts += 1
         if by_ranges:
-            if status is not None:
-                weights.append(entry[0] or 0.0)  # type: ignore[index]
-                earned.append(points[status])
+            if entry is not None:
+                known.append(entry[0])
+                if status is not None:
+                    weights.append(entry[0] or 0.0)
+                    earned.append(points[status])
             continue
         coefficient = coefficients.get(name)
         if coefficient is not None:
@@ -92,15 +110,22 @@ def summarize(
         mean = weighted_mean(weights, earned)
         if mean is None:
             return None
-        return Summary(
-            customer, "ranges", mean.score, score_status(mean.score, health), None, alerts
-        )
+        if model_weights is None:
+            model_weights = model_weights_of(ranges)
+        cover = coverage(known, model_weights)
+        overall = judged(score_status(mean.score, health), cover, model.min_coverage)
+        return Summary(customer, "ranges", mean.score, overall, None, alerts, cover)
     found = regression(model, terms)
     if found is None:
         return None
-    return Summary(
-        customer, "regression", found.score, score_status(found.score, health), None, alerts
-    )
+    overall = score_status(found.score, health)
+    return Summary(customer, "regression", found.score, overall, None, alerts, 1.0)
+
+
+def model_weights_of(ranges: Mapping[str, Sequence[float]]) -> list[float]:
+    """The weights of compiled ranges in KPI name order, health_score's left out: the
+    denominator of the coverage."""
+    return [r[0] for k, r in sorted(ranges.items()) if k != HEALTH_SCORE]
 
 
 class Scoreboard:
@@ -115,6 +140,7 @@ class Scoreboard:
         self._slug_ends = array("Q")
         self._scores = array("d")
         self._alerts = array("I")
+        self._coverages = array("d")  # nan: none (no score)
         self._models = _Labels()
         self._statuses = _Labels()
         self._reasons: dict[int, str | None] = {}  # of the customers without a score
@@ -128,6 +154,7 @@ class Scoreboard:
         self._models.add(summary.model)
         self._statuses.add(summary.status)
         self._alerts.append(summary.alerts)
+        self._coverages.append(_NONE if summary.coverage is None else summary.coverage)
         if summary.score is None:
             self._scores.append(0.0)
             self._reasons[i] = summary.reason
@@ -161,6 +188,11 @@ class Scoreboard:
             out.extend(self._in_customer_order(self._by_score[score]))
         return out
 
+    def insufficient(self) -> list[Summary]:
+        """The customers whose status is insufficient_data (a coverage under the model's
+        min_coverage), worst first."""
+        return [s for s in self if s.status == INSUFFICIENT]
+
     def scored(self) -> Iterator[tuple[int, Summary]]:
         """(customer_id, summary) of every customer with a score, in the order added."""
         for i in range(len(self._ids)):
@@ -177,6 +209,7 @@ class Scoreboard:
 
     def _summary(self, i: int) -> Summary:
         scored = i not in self._reasons
+        cover = self._coverages[i]
         return Summary(
             self._slug_bytes(i).decode(),
             self._models.get(i),
@@ -184,7 +217,11 @@ class Scoreboard:
             self._statuses.get(i),
             None if scored else self._reasons[i],
             self._alerts[i],
+            None if cover != cover else cover,
         )
+
+
+_NONE = math.nan
 
 
 class _Labels:

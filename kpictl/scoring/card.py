@@ -25,6 +25,8 @@ from kpictl.scoring.arithmetic import (
     HEALTHY_FROM,
     RANGES_MODEL,
     RISK_FROM,
+    coverage,
+    judged,
     points_of,
     regression,
     score_status,
@@ -115,11 +117,13 @@ class SavedScore:
     status: str
     model: str
     computed_at: datetime
+    coverage: float | None = None  # None: saved before coverage was recorded
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "score": self.score,
             "status": self.status,
+            "coverage": self.coverage,
             "model": self.model,
             "computed_at": _iso(self.computed_at),
         }
@@ -132,7 +136,7 @@ class ScoreCard:
     customer: str
     model: str  # ranges | regression
     score: float
-    status: Status
+    status: str  # the score's status, or insufficient_data (coverage under min_coverage)
     kpis: list[KpiScore]
     alerts: list[Alert]
     skipped: list[Skipped]
@@ -145,6 +149,9 @@ class ScoreCard:
     clamp: tuple[float, float] | None = None  # regression
     health_range: KpiRange | None = None  # the range that gave the status; None: thresholds
     health_range_source: str | None = None
+    coverage: float = 1.0  # the share of the model's weight that had a value
+    min_coverage: float | None = None  # of the model: under it, insufficient_data
+    status_by_score: Status | None = None  # the status the score alone gives
     # filled in by the caller
     at: datetime | None = None
     previous: SavedScore | None = None
@@ -163,6 +170,8 @@ class ScoreCard:
             "model": self.model,
             "score": self.score,
             "status": self.status,
+            "coverage": self.coverage,
+            "min_coverage": self.min_coverage,
             "kpis": [k.as_dict() for k in self.kpis],
             "alerts": [a.as_dict() for a in self.alerts],
             "skipped": [s.as_dict() for s in self.skipped],
@@ -211,6 +220,9 @@ class ScoreCard:
             if self.health_range is not None
             else f"thresholds: healthy >= {HEALTHY_FROM:g}, risk >= {RISK_FROM:g}"
         )
+        out["status_by_score"] = self.status_by_score
+        out["coverage"] = self.coverage
+        out["min_coverage"] = self.min_coverage
         return out
 
 
@@ -299,6 +311,7 @@ def score(
     common: dict[str, Any] = {
         "health_range": health,
         "health_range_source": sources.get(HEALTH_SCORE, "given") if health else None,
+        "min_coverage": model.min_coverage,
     }
     alerts = sorted(
         (Alert(k.kpi_name, k.status, k.value, k.playbook) for k in kpis if is_alert(k.status)),
@@ -311,11 +324,18 @@ def score(
         )
         if mean is None:
             raise MissingValues(_no_scorable(counted_kpis, skipped), hint=_NO_KPI_HINT)
+        by_score = score_status(mean.score, health_compiled)
+        cover = coverage(
+            [k.weight for k in kpis if k.weight is not None],
+            [r.weight for k, r in sorted(ranges.items()) if k != HEALTH_SCORE],
+        )
         return ScoreCard(
             customer=customer,
             model="ranges",
             score=mean.score,
-            status=score_status(mean.score, health_compiled),
+            status=judged(by_score, cover, model.min_coverage),
+            coverage=cover,
+            status_by_score=by_score,
             kpis=kpis,
             alerts=alerts,
             skipped=skipped,
@@ -328,11 +348,13 @@ def score(
 
     found = regression(model, [k.term or 0.0 for k in kpis])
     assert found is not None
+    by_score = score_status(found.score, health_compiled)
     return ScoreCard(
         customer=customer,
         model="regression",
         score=found.score,
-        status=score_status(found.score, health_compiled),
+        status=by_score,  # every coefficient has its value: the coverage is 1
+        status_by_score=by_score,
         kpis=kpis,
         alerts=alerts,
         skipped=skipped,

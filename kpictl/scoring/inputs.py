@@ -10,6 +10,7 @@ import queue
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -31,17 +32,23 @@ T = TypeVar("T")
 
 
 def model_of(own: Mapping[str, Any] | None, defaults: Mapping[str, Any] | None) -> Scoring:
-    """The customer's scoring section, else the defaults', else the ranges model."""
+    """The customer's scoring section, else the defaults', else the ranges model; its
+    ``min_coverage`` is the customer's, else the defaults' (else none)."""
     data = own if own else defaults
     if not data:
         return RANGES_MODEL
     try:
-        return Scoring.from_dict(dict(data))
+        model = Scoring.from_dict(dict(data))
+        if model.min_coverage is None and data is own and defaults:
+            inherited = dict(defaults).get("min_coverage")
+            if inherited is not None:
+                model = replace(model, min_coverage=float(inherited))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InvalidInput(
             f"the stored scoring model is malformed: {exc!r}",
             hint="re-seed the range file (kpictl seed --force)",
         ) from None
+    return model
 
 
 def latest_scoring_query(customer_ids: Sequence[int] | None, *, defaults: bool) -> Any:
@@ -71,14 +78,14 @@ def defaults_scoring(conn: Connection) -> dict[str, Any] | None:
 def previous_score(conn: Connection, customer_id: int, at: datetime) -> SavedScore | None:
     H = health_scores
     row = conn.execute(
-        select(H.c.score, H.c.status, H.c.model, H.c.computed_at)
+        select(H.c.score, H.c.status, H.c.model, H.c.computed_at, H.c.coverage)
         .where(H.c.customer_id == customer_id, H.c.computed_at <= at)
         .order_by(H.c.computed_at.desc(), H.c.score_id.desc())
         .limit(1)
     ).first()
     if row is None:
         return None
-    return SavedScore(row.score, row.status, row.model, obs.as_utc(row.computed_at))
+    return SavedScore(row.score, row.status, row.model, obs.as_utc(row.computed_at), row.coverage)
 
 
 class Groups(Generic[T]):

@@ -29,7 +29,7 @@ from kpictl.rangefiles.model import KpiRange, Scoring
 from kpictl.scoring import inputs as sql
 from kpictl.scoring.arithmetic import HEALTH_SCORE, points_of
 from kpictl.scoring.bands import compile_range, range_of
-from kpictl.scoring.board import Scoreboard, Summary, summarize
+from kpictl.scoring.board import Scoreboard, Summary, model_weights_of, summarize
 from kpictl.scoring.card import InputValue, ScoreCard, iso, score
 from kpictl.scoring.values import check_kpis, known_kpis
 from kpictl.settings import DEFAULT_LOCK_TIMEOUT, Settings
@@ -153,6 +153,7 @@ def _save(conn: Connection, board: Scoreboard, at: datetime) -> int:
             "model": s.model,
             "score": s.score,
             "status": s.status,
+            "coverage": s.coverage,
         }
         for customer_id, s in board.scored()
     )
@@ -196,6 +197,7 @@ class _Scorer:
         self.base = dict(base)
         self.compiled = {k: compile_range(r) for k, r in base.items()}
         self.health = self.compiled.pop(HEALTH_SCORE, None)
+        self.model_weights = model_weights_of(self.compiled)
         self.default_model = default_model
         # the model of every customer without its own, resolved once (or why it cannot be)
         self._default: tuple[Scoring, dict[str, float]] | KpictlError
@@ -228,11 +230,13 @@ class _Scorer:
             return self._unscored(slug, own_model, exc)
         compiled: Mapping[str, Sequence[float]] = self.compiled
         health: Sequence[float] | None = self.health
+        weights: Sequence[float] | None = self.model_weights
         if own_ranges:
             mine = {**compiled, **dict(own_ranges)}
             health = mine.pop(HEALTH_SCORE, health)
             compiled = mine
-        found = summarize(slug, values, compiled, model, points, health)
+            weights = None  # summarize sums this customer's own
+        found = summarize(slug, values, compiled, model, points, health, weights)
         if found is not None:
             return found
         ranges = {**self.base, **{k: range_of(k, c) for k, c in own_ranges}}
@@ -240,7 +244,14 @@ class _Scorer:
             card = score(slug, values, ranges, model)
         except KpictlError as exc:  # MissingValues
             return self._unscored(slug, own_model, exc)
-        return Summary(slug, card.model, card.score, card.status, alerts=len(card.alerts))
+        return Summary(
+            slug,
+            card.model,
+            card.score,
+            card.status,
+            alerts=len(card.alerts),
+            coverage=card.coverage,
+        )
 
     def _unscored(self, slug: str, own_model: Any, exc: KpictlError) -> Summary:
         model_name = (own_model or self.default_model or {}).get("model", "ranges")

@@ -228,7 +228,14 @@ def one_by_one(settings: Settings, at: datetime) -> list[scoring.Summary]:
             out.append(scoring.Summary(slug, _model_name(settings, slug), None, None, reason))
             continue
         out.append(
-            scoring.Summary(slug, card.model, card.score, card.status, alerts=len(card.alerts))
+            scoring.Summary(
+                slug,
+                card.model,
+                card.score,
+                card.status,
+                alerts=len(card.alerts),
+                coverage=card.coverage,
+            )
         )
     return worst_first(out)
 
@@ -260,6 +267,7 @@ def _same(a: scoring.Summary, b: scoring.Summary) -> bool:
             s.status,
             s.reason,
             s.alerts if s.score is not None else 0,
+            s.coverage,
         )
 
     return key(a) == key(b)
@@ -290,7 +298,15 @@ def test_score_all_json_and_table_list_every_summary(db_url, ranges_dir, kpictl)
     assert rows == json.loads(json.dumps([_json(s.as_dict()) for s in expected]))
     table = kpictl("score", "--all", "--at", at).stdout.splitlines()
     assert table[0] == f"health scores at {at}, worst first"
-    assert table[1].split() == ["customer", "score", "status", "model", "alerts", "reason"]
+    assert table[1].split() == [
+        "customer",
+        "score",
+        "status",
+        "coverage",
+        "model",
+        "alerts",
+        "reason",
+    ]
     assert [line.split()[0] for line in table[3:]] == [s.customer for s in expected]
 
 

@@ -59,6 +59,10 @@ def kpi_range(draw: st.DrawFn, name: str) -> KpiRange:
 models = st.one_of(
     st.just(Scoring(model="ranges")),
     st.builds(
+        lambda least: Scoring(model="ranges", min_coverage=least),
+        st.sampled_from([0.0, 0.3, 0.5, 1.0]),
+    ),
+    st.builds(
         lambda h, r, c: Scoring(model="ranges", points={"healthy": h, "risk": r, "critical": c}),
         st.sampled_from([100.0, 90.0, 0.0]),
         st.sampled_from([50.0, 33.3, -0.0]),
@@ -86,18 +90,21 @@ def by_card(values, ranges, model) -> Summary:
         card = score("c", values, ranges, model)
     except KpictlError as exc:
         return Summary("c", None, None, None, exc.message)
-    return Summary("c", card.model, card.score, card.status, alerts=len(card.alerts))
+    return Summary(
+        "c", card.model, card.score, card.status, alerts=len(card.alerts), coverage=card.coverage
+    )
 
 
 def same(a: Summary, b: Summary) -> bool:
     def nan_safe(x: float | None) -> object:
         return "nan" if x is not None and math.isnan(x) else x
 
-    return (a.model, nan_safe(a.score), a.status, a.alerts) == (
+    return (a.model, nan_safe(a.score), a.status, a.alerts, a.coverage) == (
         b.model,
         nan_safe(b.score),
         b.status,
         b.alerts,
+        b.coverage,
     )
 
 
@@ -135,15 +142,16 @@ summaries = st.builds(
     st.text(alphabet="ab-z0é", min_size=1, max_size=4),
     st.sampled_from(["ranges", "regression"]),
     st.one_of(st.none(), st.sampled_from([0.0, -0.0, 12.5, 50.0, 100.0, 1e16, 3.25])),
-    st.sampled_from(["healthy", "risk", "critical", "unknown"]),
+    st.sampled_from(["healthy", "risk", "critical", "unknown", "insufficient_data"]),
     st.just(None),
     st.integers(min_value=0, max_value=9),
+    st.sampled_from([0.0, 0.25, 1 / 3, 1.0]),
 )
 
 
 def _normalised(s: Summary) -> Summary:
     if s.score is None:
-        return Summary(s.customer, s.model, None, None, "why not", 0)
+        return Summary(s.customer, s.model, None, None, "why not", 0, None)
     return s
 
 
@@ -160,6 +168,9 @@ def test_the_scoreboard_is_worst_first(items) -> None:
     ]
     assert [s.customer for s in board.unscored()] == [
         s.customer for s in expected if s.score is None
+    ]
+    assert [s.as_dict() for s in board.insufficient()] == [
+        s.as_dict() for s in expected if s.status == "insufficient_data"
     ]
     assert [(i, s.as_dict()) for i, s in board.scored()] == [
         (i, s.as_dict()) for i, s in enumerate(items) if s.score is not None
