@@ -64,6 +64,22 @@ def json_value(value: Any) -> Any:
     return value
 
 
+def json_text(value: Any, *, indent: int | None = None) -> str:
+    """``value`` as JSON text (whole numbers as integers). NaN and infinity have no JSON
+    form (``NaN`` and ``Infinity`` tokens are refused by every strict parser): they are
+    refused here, so kpictl's JSON output is always valid JSON."""
+    try:
+        return json.dumps(json_value(value), indent=indent, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        from kpictl.errors import InvalidInput
+
+        raise InvalidInput(
+            "cannot write JSON: a number in the output is NaN or infinite, which JSON cannot hold",
+            hint="the database holds a number that is not finite (edited by hand?): "
+            "'kpictl diff' shows the drift, '-o table' shows the values",
+        ) from None
+
+
 def band_text(band: Band | None) -> str:
     if band is None:
         return ""
@@ -169,7 +185,7 @@ class Renderer:
     def structured(self, data: Any, output: OutputFormat) -> None:
         """JSON, YAML or CSV on stdout (CSV wants a list of flat records)."""
         if output == OutputFormat.json:
-            sys.stdout.write(json.dumps(json_value(data), indent=2, ensure_ascii=False) + "\n")
+            sys.stdout.write(json_text(data, indent=2) + "\n")
         elif output == OutputFormat.yaml:
             import yaml
 
@@ -322,7 +338,7 @@ class PlanDocument:
         import textwrap
 
         for change in plan_changes(plan):
-            text = json.dumps(json_value(change), indent=2, ensure_ascii=False)
+            text = json_text(change, indent=2)
             self._spool.write((",\n" if self.count else "") + textwrap.indent(text, "    "))
             self.count += 1
 
@@ -341,7 +357,7 @@ class PlanDocument:
             write("]")
         self._spool.close()
         for key, value in extra.items():
-            write(f",\n  {json.dumps(key)}: {json.dumps(json_value(value), ensure_ascii=False)}")
+            write(f",\n  {json.dumps(key)}: {json_text(value)}")
         write("\n}\n")
         sys.stdout.flush()
 
@@ -834,10 +850,15 @@ def _explain_lines(card: ScoreCard) -> list[Any]:
         denominator = " + ".join(fmt_num(k.weight) for k in counted)
         lines.append(Text("  score = Σ weight·points / Σ weight"))
         lines.append(Text(f"        = ({numerator}) / ({denominator})"))
+        scaled = (
+            f" (the weights divided by {fmt_num(card.weight_scale)})"
+            if card.weight_scale != 1.0
+            else ""
+        )
         lines.append(
             Text(
                 f"        = {fmt_num(card.weighted_sum)} / {fmt_num(card.total_weight)}"
-                f" = {fmt_num(card.score)}"
+                f" = {fmt_num(card.score)}{scaled}"
             )
         )
     else:
@@ -965,8 +986,8 @@ def _json_record(record: dict[str, Any]) -> str:
         elif kind is float and math.isfinite(value):
             whole = value.is_integer() and abs(value) < 1e15
             text = int.__repr__(int(value)) if whole else float.__repr__(value)
-        else:  # anything else (NaN, a nested value): as json.dumps writes it
-            block = json.dumps(json_value(record), indent=2, ensure_ascii=False)
+        else:  # anything else (a nested value; NaN is refused): as json.dumps writes it
+            block = json_text(record, indent=2)
             return "  " + block.replace("\n", "\n  ")
         parts.append(f"    {_encode_json_str(key)}: {text}")
     if not parts:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -96,6 +97,8 @@ def score(
     if all_:
         if values or set_ or explain:
             raise UsageError("--values, --set and --explain score one customer, not --all")
+        if fail_under is not None and not math.isfinite(fail_under):
+            raise UsageError(f"--fail-under must be a finite number, got {fail_under}")
         if allow_insufficient and fail_under is None:
             raise UsageError("--allow-insufficient goes with --fail-under")
         with progress(renderer, "scoring customers", unit="customers") as on_progress:

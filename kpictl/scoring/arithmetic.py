@@ -1,5 +1,8 @@
 """The arithmetic of a health score (SPEC section 4), written once. Pure: no I/O.
 
+Every score these give is a finite number, or None: a customer whose numbers leave
+the range of a float is refused with a reason, never scored NaN or infinity.
+
 ``score SLUG`` (:func:`kpictl.scoring.score`, with its explanation) and the fast path
 of ``score --all`` (:func:`kpictl.scoring.summarize`) both reach their score through
 :func:`weighted_mean` or :func:`regression`, and their status through
@@ -8,6 +11,8 @@ of ``score --all`` (:func:`kpictl.scoring.summarize`) both reach their score thr
 
 from __future__ import annotations
 
+import math
+import operator
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -38,7 +43,8 @@ def points_of(model: Scoring) -> dict[str, float]:
 
 
 class Mean(NamedTuple):
-    """A ranges-model score: ``weighted_sum / total_weight``, rounded."""
+    """A ranges-model score: ``weighted_sum / total_weight``, rounded (the sums are
+    not: rounding costs, and only the explanation shows them)."""
 
     score: float
     weighted_sum: float
@@ -48,13 +54,40 @@ class Mean(NamedTuple):
 
 
 def weighted_mean(weights: Sequence[float], points: Sequence[float]) -> Mean | None:
-    """Σ weight·points / Σ weight over the counted KPIs (in name order); None when Σ
-    weight is not above 0."""
+    """Σ weight·points / Σ weight over the counted KPIs (in name order).
+
+    None when Σ weight is not above 0, or the numbers leave the range of a float even
+    scaled. When Σ weight·points or Σ weight overflows (a weight of 1e308), the
+    weights are divided by the largest one and the points by theirs before summing:
+    the mean is the same and its sums stay small. Only then: ordinary scores keep the
+    floats of the plain formula."""
     total = sum(weights)
-    if total <= 0:
+    if not total > 0:
         return None
-    weighted = sum([w * p for w, p in zip(weights, points, strict=True)])
-    return Mean(round(weighted / total, DIGITS), round(weighted, DIGITS), round(total, DIGITS))
+    weighted = sum(map(operator.mul, weights, points))
+    score = round(weighted / total, DIGITS)
+    # finite (x - x is nan for nan and ±inf), checked inline: this runs per customer
+    if score - score == 0.0 and weighted - weighted == 0.0 and total - total == 0.0:
+        return Mean(score, weighted, total)
+    return _scaled_mean(weights, points)
+
+
+def _scaled_mean(weights: Sequence[float], points: Sequence[float]) -> Mean | None:
+    """:func:`weighted_mean` of weights divided by the largest, points by theirs."""
+    scale = max(abs(w) for w in weights)
+    unit = max(abs(p) for p in points) or 1.0
+    if not (_finite(scale) and _finite(unit)):
+        return None
+    weights = [w / scale for w in weights]
+    total = sum(weights)
+    if not total > 0:
+        return None
+    weighted = sum([w * (p / unit) for w, p in zip(weights, points, strict=True)])
+    score = round(weighted / total * unit, DIGITS)
+    weighted *= unit
+    if not (_finite(score) and _finite(weighted)):
+        return None
+    return Mean(score, weighted, total, scale)
 
 
 class Regression(NamedTuple):
@@ -71,8 +104,11 @@ def term(coefficient: float, value: float) -> float:
 
 
 def regression(model: Scoring, terms: Sequence[float]) -> Regression | None:
-    """intercept + Σ terms, clamped."""
+    """intercept + Σ terms, clamped. None when a term or the sum is not a finite number
+    (a coefficient of 2 and a value of 1e308): a score kpictl cannot compute."""
     raw = round((model.intercept or 0.0) + sum(terms), DIGITS)
+    if not _finite(raw):  # nan or inf: so is a term, or the sum left the range of a float
+        return None
     low, high = model.clamp or DEFAULT_CLAMP
     return Regression(min(max(raw, low), high), raw, (low, high))
 
@@ -82,6 +118,8 @@ def score_status(score: float, health: Sequence[float] | None) -> Status:
     the thresholds."""
     if health is None:
         return threshold_status(score)
+    if score - score != 0.0:  # nan or ±inf: in no band
+        return "unknown"
     return classify(score, health) or "unknown"
 
 
@@ -94,18 +132,31 @@ def threshold_status(value: float) -> Status:
     return "critical"
 
 
-def coverage(known: Sequence[float], weights: Sequence[float]) -> float:
+def coverage(known: Sequence[float], model_weight: float) -> float:
     """The share of the model's weight that had a value, 0 to 1 (SPEC section 7): Σ
-    ``known`` (the weights of the KPIs with a value and a range) / Σ ``weights`` (of
-    every KPI with a range but health_score), both in KPI name order. A model without
+    ``known`` (the weights of the KPIs with a value and a range) / ``model_weight``
+    (:func:`total_weight` of every KPI with a range but health_score). A model without
     weight is not short of anything: 1."""
-    total = sum(weights)
-    if not total > 0:
+    if not model_weight > 0:
         return 1.0
-    share = sum(known) / total
-    if share != share:  # an infinite weight: in both sums
-        return 1.0 if sum(known) == total else 0.0
-    return round(min(max(share, 0.0), 1.0), DIGITS)
+    have = total_weight(known)
+    share = have / model_weight
+    if share - share != 0.0:  # weights near the largest float: inf / inf
+        return 1.0 if have >= model_weight else 0.0
+    share = round(share, DIGITS)
+    return 0.0 if share < 0.0 else 1.0 if share > 1.0 else share
+
+
+def total_weight(weights: Sequence[float]) -> float:
+    """Σ weights, exactly rounded (math.fsum), so in any order: the card and the board
+    add the same weights in different orders and must agree to the last bit. inf when
+    the sum leaves the range of a float, nan when a weight is nan."""
+    try:
+        return math.fsum(weights)
+    except OverflowError:  # an intermediate sum overflowed: ±inf, by the largest weight
+        return math.copysign(math.inf, max(weights, key=abs))
+    except ValueError:  # inf + -inf
+        return math.nan
 
 
 def judged(status: str, cover: float, min_coverage: float | None) -> str:

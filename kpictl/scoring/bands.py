@@ -36,11 +36,10 @@ _NO_BAND = (math.nan, math.nan)
 
 
 def classify(value: float, compiled: Sequence[float]) -> Status | None:
-    """The status of the band of ``compiled`` holding ``value``; None when no band
-    holds it (a gap) or ``value`` is not a finite number."""
+    """The status of the band of ``compiled`` holding ``value``, a finite number (the
+    callers leave the others out: -inf would be in an open-ended lowest band); None
+    when no band holds it (a gap)."""
     _weight, c_min, c_max, r_min, r_max, h_min, h_max = compiled
-    if value != value or value in (math.inf, -math.inf):
-        return None
     if c_min <= value < c_max:
         return "critical"
     if r_min <= value < r_max:
@@ -52,6 +51,8 @@ def classify(value: float, compiled: Sequence[float]) -> Status | None:
 
 def band_of(value: float, kpi_range: KpiRange) -> tuple[Status, Band] | None:
     """The status and band that hold ``value``, or None (a gap, or not a finite number)."""
+    if value - value != 0.0:  # nan or ±inf
+        return None
     status = classify(value, compile_range(kpi_range))
     if status is None:
         return None

@@ -19,6 +19,7 @@ from kpictl.scoring.arithmetic import (
     regression,
     score_status,
     term,
+    total_weight,
     weighted_mean,
 )
 from kpictl.scoring.bands import classify
@@ -58,7 +59,7 @@ def summarize(
     model: Scoring,
     points: Mapping[str, float],
     health: Sequence[float] | None,
-    model_weights: Sequence[float] | None = None,
+    model_weight: float | None = None,
 ) -> Summary | None:
     """:func:`kpictl.scoring.score` reduced to its :class:`Summary`, for ``score --all``:
     the same classification and arithmetic on the same floats in the same order (so the
@@ -67,9 +68,8 @@ def summarize(
     ``ranges`` are the customer's effective ranges but health_score's, compiled
     (:data:`kpictl.scoring.bands.CompiledRange`); ``points`` are
     :func:`kpictl.scoring.points_of` the model; ``health`` is the effective health_score
-    range, compiled; ``model_weights`` the weights of ``ranges`` in KPI name order
-    (:func:`model_weights_of`: passed in when many customers share them). Returns None
-    when the customer cannot be scored:
+    range, compiled; ``model_weight`` is :func:`model_weight_of` ``ranges`` (passed in
+    when many customers share them). Returns None when the customer cannot be scored:
     :func:`kpictl.scoring.score` then says why, in its own words.
     """
     regression_model = model.model == "regression"
@@ -81,40 +81,41 @@ def summarize(
             given = values.get(name)
             if given is None or given - given != 0.0:  # missing, nan or ±inf
                 return None
-    by_ranges = model.model == "ranges"
     alerts = 0
-    weights: list[float] = []  # ranges: of the KPIs counted, in name order
-    earned: list[float] = []  # ranges: their points
-    known: list[float] = []  # ranges: the weights of the KPIs with a value and a range
-    terms: list[float] = []  # otherwise: each KPI's term (0.0 without a coefficient)
+    if model.model == "ranges":
+        weights: list[float] = []  # of the KPIs counted, in name order
+        earned: list[float] = []  # their points
+        known: list[float] = []  # the weights of the KPIs with a value and a range
+        for name, value in sorted(values.items()):
+            entry = ranges.get(name)  # never health_score's
+            if entry is None or value - value != 0.0:  # no range; nan or ±inf: left out
+                continue
+            known.append(entry[0])
+            status = classify(value, entry)
+            if status is not None:
+                if status != "healthy":
+                    alerts += 1
+                weights.append(entry[0] or 0.0)
+                earned.append(points[status])
+        mean = weighted_mean(weights, earned)
+        if mean is None:
+            return None
+        cover = coverage(known, model_weight_of(ranges) if model_weight is None else model_weight)
+        overall = judged(score_status(mean.score, health), cover, model.min_coverage)
+        return Summary(customer, "ranges", mean.score, overall, None, alerts, cover)
+
+    terms: list[float] = []  # each KPI's term (0.0 without a coefficient)
     for name, value in sorted(values.items()):
-        if name == HEALTH_SCORE or value - value != 0.0:  # nan or ±inf: left out
+        if value - value != 0.0:  # nan or ±inf: left out
             continue
         entry = ranges.get(name)
-        status = None if entry is None else classify(value, entry)
-        if status is not None and status != "healthy":
+        if entry is not None and classify(value, entry) in ("risk", "critical"):
             alerts += 1
-        if by_ranges:
-            if entry is not None:
-                known.append(entry[0])
-                if status is not None:
-                    weights.append(entry[0] or 0.0)
-                    earned.append(points[status])
-            continue
         coefficient = coefficients.get(name)
         if coefficient is not None:
             terms.append(term(coefficient, value))
         elif entry is not None:
             terms.append(0.0)
-    if by_ranges:
-        mean = weighted_mean(weights, earned)
-        if mean is None:
-            return None
-        if model_weights is None:
-            model_weights = model_weights_of(ranges)
-        cover = coverage(known, model_weights)
-        overall = judged(score_status(mean.score, health), cover, model.min_coverage)
-        return Summary(customer, "ranges", mean.score, overall, None, alerts, cover)
     found = regression(model, terms)
     if found is None:
         return None
@@ -122,10 +123,10 @@ def summarize(
     return Summary(customer, "regression", found.score, overall, None, alerts, 1.0)
 
 
-def model_weights_of(ranges: Mapping[str, Sequence[float]]) -> list[float]:
-    """The weights of compiled ranges in KPI name order, health_score's left out: the
-    denominator of the coverage."""
-    return [r[0] for k, r in sorted(ranges.items()) if k != HEALTH_SCORE]
+def model_weight_of(ranges: Mapping[str, Sequence[float]]) -> float:
+    """Σ weight of compiled ranges, health_score's left out: the denominator of the
+    coverage."""
+    return total_weight([r[0] for k, r in ranges.items() if k != HEALTH_SCORE])
 
 
 class Scoreboard:
@@ -155,9 +156,15 @@ class Scoreboard:
         self._statuses.add(summary.status)
         self._alerts.append(summary.alerts)
         self._coverages.append(_NONE if summary.coverage is None else summary.coverage)
-        if summary.score is None:
+        if summary.score is None or summary.score - summary.score != 0.0:
+            # no score, or one that is not a finite number (never made by summarize or
+            # score; refused here too, so that no NaN is ever sorted, saved or passed)
             self._scores.append(0.0)
-            self._reasons[i] = summary.reason
+            self._reasons[i] = (
+                summary.reason
+                if summary.score is None
+                else f"the score {summary.score!r} is not a finite number"
+            )
             return
         self._scores.append(summary.score)
         same = self._by_score.get(summary.score)
@@ -214,10 +221,10 @@ class Scoreboard:
             self._slug_bytes(i).decode(),
             self._models.get(i),
             self._scores[i] if scored else None,
-            self._statuses.get(i),
+            self._statuses.get(i) if scored else None,
             None if scored else self._reasons[i],
             self._alerts[i],
-            None if cover != cover else cover,
+            None if cover != cover or not scored else cover,
         )
 
 

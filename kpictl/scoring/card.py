@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from kpictl.errors import MissingValues
+from kpictl.errors import InvalidInput, MissingValues
 from kpictl.rangefiles.model import Band, KpiRange, Scoring
 from kpictl.scoring.arithmetic import (
     DIGITS,
@@ -31,6 +31,7 @@ from kpictl.scoring.arithmetic import (
     regression,
     score_status,
     term,
+    total_weight,
     weighted_mean,
 )
 from kpictl.scoring.bands import SEVERITY, Status, classify, compile_range, is_alert
@@ -145,6 +146,7 @@ class ScoreCard:
     points: dict[str, float] | None = None  # ranges
     weighted_sum: float | None = None  # ranges: Σ weight·points
     total_weight: float | None = None  # ranges: Σ weight
+    weight_scale: float = 1.0  # ranges: the sums are of the weights divided by this
     intercept: float | None = None  # regression
     clamp: tuple[float, float] | None = None  # regression
     health_range: KpiRange | None = None  # the range that gave the status; None: thresholds
@@ -197,6 +199,8 @@ class ScoreCard:
                 "weighted_sum": self.weighted_sum,
                 "total_weight": self.total_weight,
             }
+            if self.weight_scale != 1.0:  # the weights overflowed a float when summed
+                out["weights_divided_by"] = self.weight_scale
         else:
             out = {
                 "formula": "clamp(intercept + sum(coefficient * value))",
@@ -323,11 +327,18 @@ def score(
             [k.weight or 0.0 for k in counted_kpis], [k.points or 0.0 for k in counted_kpis]
         )
         if mean is None:
-            raise MissingValues(_no_scorable(counted_kpis, skipped), hint=_NO_KPI_HINT)
+            if sum(k.weight or 0.0 for k in counted_kpis) <= 0:
+                raise MissingValues(_no_scorable(counted_kpis, skipped), hint=_NO_KPI_HINT)
+            raise InvalidInput(
+                "the weighted mean of its KPIs leaves the range of a float (weights "
+                + ", ".join(f"{k.kpi_name} {k.weight!r}" for k in counted_kpis)
+                + ")",
+                hint=_OUT_OF_RANGE_HINT,
+            )
         by_score = score_status(mean.score, health_compiled)
         cover = coverage(
             [k.weight for k in kpis if k.weight is not None],
-            [r.weight for k, r in sorted(ranges.items()) if k != HEALTH_SCORE],
+            total_weight([r.weight for k, r in ranges.items() if k != HEALTH_SCORE]),
         )
         return ScoreCard(
             customer=customer,
@@ -341,13 +352,23 @@ def score(
             skipped=skipped,
             raw_score=mean.score,
             points=points,
-            weighted_sum=mean.weighted_sum,
-            total_weight=mean.total_weight,
+            weighted_sum=round(mean.weighted_sum, DIGITS),
+            total_weight=round(mean.total_weight, DIGITS),
+            weight_scale=mean.weight_scale,
             **common,
         )
 
     found = regression(model, [k.term or 0.0 for k in kpis])
-    assert found is not None
+    if found is None:
+        overflowing = [k for k in kpis if k.term is not None and not math.isfinite(k.term)]
+        what = (
+            ", ".join(f"{k.kpi_name}: {k.coefficient!r} × {k.value!r}" for k in overflowing)
+            if overflowing
+            else "the sum of its terms"
+        )
+        raise InvalidInput(
+            f"the regression leaves the range of a float ({what})", hint=_OUT_OF_RANGE_HINT
+        )
     by_score = score_status(found.score, health_compiled)
     return ScoreCard(
         customer=customer,
@@ -370,6 +391,7 @@ def overall_status(value: float, health_range: KpiRange | None) -> Status:
     return score_status(value, compile_range(health_range) if health_range else None)
 
 
+_OUT_OF_RANGE_HINT = "check the values and the model: a score must be a finite number"
 _NO_KPI_HINT = "import observations (kpictl observations import), or pass --values or --set"
 
 

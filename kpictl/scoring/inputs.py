@@ -5,6 +5,7 @@ customer), and the stored model and previous score of one customer."""
 from __future__ import annotations
 
 import itertools
+import math
 import operator
 import queue
 import threading
@@ -80,6 +81,9 @@ def previous_score(conn: Connection, customer_id: int, at: datetime) -> SavedSco
     row = conn.execute(
         select(H.c.score, H.c.status, H.c.model, H.c.computed_at, H.c.coverage)
         .where(H.c.customer_id == customer_id, H.c.computed_at <= at)
+        # a NaN or infinite score saved by an older kpictl is no trend to compare with
+        # (PostgreSQL orders NaN above +inf: both bounds leave it out)
+        .where(H.c.score > -math.inf, H.c.score < math.inf)
         .order_by(H.c.computed_at.desc(), H.c.score_id.desc())
         .limit(1)
     ).first()

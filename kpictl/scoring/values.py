@@ -4,6 +4,7 @@ KPI=VALUE``) and the time it scores at (``--at``), read and checked."""
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -123,9 +124,13 @@ def _values_from_mapping(data: bytes, name: str) -> dict[str, InputValue]:
             raise InvalidInput(f"--values {name}:{line}: a KPI name must be a string: {kpi!r}")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise InvalidInput(f"--values {name}:{line} {kpi}: must be a number, got {value!r}")
-        if value != value or value in (float("inf"), float("-inf")):
+        try:
+            number = float(value)  # an integer of hundreds of digits: OverflowError
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
             raise InvalidInput(f"--values {name}:{line} {kpi}: must be a finite number")
-        out[kpi] = InputValue(float(value), "values")
+        out[kpi] = InputValue(number, "values")
     return out
 
 

@@ -29,7 +29,7 @@ from kpictl.rangefiles.model import KpiRange, Scoring
 from kpictl.scoring import inputs as sql
 from kpictl.scoring.arithmetic import HEALTH_SCORE, points_of
 from kpictl.scoring.bands import compile_range, range_of
-from kpictl.scoring.board import Scoreboard, Summary, model_weights_of, summarize
+from kpictl.scoring.board import Scoreboard, Summary, model_weight_of, summarize
 from kpictl.scoring.card import InputValue, ScoreCard, iso, score
 from kpictl.scoring.values import check_kpis, known_kpis
 from kpictl.settings import DEFAULT_LOCK_TIMEOUT, Settings
@@ -86,10 +86,8 @@ def score_customer(
             model,
             sources={r.kpi_name: r.source for r in rows},
         )
-    except MissingValues as exc:
-        raise MissingValues(
-            f"cannot score {slug} at {iso(at)}: {exc.message}", hint=exc.hint
-        ) from None
+    except (MissingValues, InvalidInput) as exc:  # what score() refuses, and why
+        raise type(exc)(f"cannot score {slug} at {iso(at)}: {exc.message}", hint=exc.hint) from None
     return replace(card, at=at, previous=previous)
 
 
@@ -197,7 +195,7 @@ class _Scorer:
         self.base = dict(base)
         self.compiled = {k: compile_range(r) for k, r in base.items()}
         self.health = self.compiled.pop(HEALTH_SCORE, None)
-        self.model_weights = model_weights_of(self.compiled)
+        self.model_weight = model_weight_of(self.compiled)
         self.default_model = default_model
         # the model of every customer without its own, resolved once (or why it cannot be)
         self._default: tuple[Scoring, dict[str, float]] | KpictlError
@@ -230,13 +228,13 @@ class _Scorer:
             return self._unscored(slug, own_model, exc)
         compiled: Mapping[str, Sequence[float]] = self.compiled
         health: Sequence[float] | None = self.health
-        weights: Sequence[float] | None = self.model_weights
+        weight: float | None = self.model_weight
         if own_ranges:
             mine = {**compiled, **dict(own_ranges)}
             health = mine.pop(HEALTH_SCORE, health)
             compiled = mine
-            weights = None  # summarize sums this customer's own
-        found = summarize(slug, values, compiled, model, points, health, weights)
+            weight = None  # summarize sums this customer's own
+        found = summarize(slug, values, compiled, model, points, health, weight)
         if found is not None:
             return found
         ranges = {**self.base, **{k: range_of(k, c) for k, c in own_ranges}}

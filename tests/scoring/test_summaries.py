@@ -10,10 +10,11 @@ import io
 import json
 import math
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kpictl.errors import KpictlError
+from kpictl.errors import InvalidInput, KpictlError
 from kpictl.rangefiles.model import BOUND_COLUMNS, Band, KpiRange, Scoring
 from kpictl.render import write_json_records
 from kpictl.scoring import (
@@ -198,10 +199,45 @@ records = st.lists(
 def test_the_streamed_json_is_json_dumps(data) -> None:
     from kpictl.render import json_value
 
+    try:
+        expected = json.dumps(json_value(data), indent=2, ensure_ascii=False, allow_nan=False)
+    except ValueError:  # NaN or infinity: JSON has no such number, and kpictl writes none
+        with (
+            pytest.raises(InvalidInput, match="NaN or infinite"),
+            contextlib.redirect_stdout(io.StringIO()),
+        ):
+            write_json_records(data)
+        return
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         write_json_records(data)
-    assert out.getvalue() == json.dumps(json_value(data), indent=2, ensure_ascii=False) + "\n"
+    assert out.getvalue() == expected + "\n"
+
+
+@pytest.mark.parametrize("number", [math.nan, math.inf, -math.inf])
+def test_the_json_writers_refuse_nan_and_infinity(number: float) -> None:
+    from kpictl.render import OutputFormat, Renderer
+
+    for write in (
+        lambda: write_json_records([{"score": number}]),
+        lambda: write_json_records([{"kpis": [{"value": number}]}]),
+        lambda: Renderer(no_color=True).structured({"score": number}, OutputFormat.json),
+    ):
+        out = io.StringIO()
+        with pytest.raises(InvalidInput, match="NaN or infinite"), contextlib.redirect_stdout(out):
+            write()
+        assert "NaN" not in out.getvalue() and "Infinity" not in out.getvalue()
+
+
+def test_the_scoreboard_refuses_a_score_that_is_not_a_finite_number() -> None:
+    board = Scoreboard()
+    board.add(1, Summary("a", "regression", math.nan, "unknown", None, 0, 1.0))
+    board.add(2, Summary("b", "ranges", math.inf, "healthy", None, 0, 1.0))
+    board.add(3, Summary("c", "ranges", 10.0, "critical", None, 0, 1.0))
+    assert [s.customer for s in board.under(math.inf)] == ["c"]
+    assert [(s.customer, s.score) for s in board.unscored()] == [("a", None), ("b", None)]
+    assert "not a finite number" in (board.unscored()[0].reason or "")
+    assert [i for i, _s in board.scored()] == [3]
 
 
 def test_the_scoreboard_keeps_any_number_of_distinct_models() -> None:
