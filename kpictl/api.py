@@ -23,9 +23,8 @@ if TYPE_CHECKING:
     from kpictl.export import ExportResult
     from kpictl.isolation import IsolationReport
     from kpictl.observations import ImportResult, Observation, ProgressCallback
-    from kpictl.rangefiles.model import KpiRange
-    from kpictl.scores import ScoreAllResult
     from kpictl.scoring import InputValue, ScoreCard
+    from kpictl.scoring.verbs import ScoreAllResult
     from kpictl.seeding import Plan, PlanTotals, SeedResult
     from kpictl.store import Customer, RangeRow
 
@@ -227,7 +226,7 @@ def score(
     sets: dict[str, InputValue] | None = None,
 ) -> ScoreCard:
     """One customer's score card at ``at`` (default now)."""
-    from kpictl import scores
+    from kpictl.scoring import verbs as scores
 
     return scores.score_customer(settings, slug, at=at, values=values, sets=sets)
 
@@ -241,7 +240,7 @@ def score_all(
     on_progress: ProgressCallback | None = None,
 ) -> ScoreAllResult:
     """Every customer's score at ``at``; with ``save``, written to health_scores."""
-    from kpictl import scores
+    from kpictl.scoring import verbs as scores
 
     return scores.score_all(
         settings, at=at, save=save, lock_timeout=lock_timeout, on_progress=on_progress
@@ -255,18 +254,3 @@ def verify_isolation(
     from kpictl import isolation
 
     return isolation.verify_isolation(settings, customers=customers, probe=probe)
-
-
-# -- transitional ----------------------------------------------------------------------
-# kpictl/scores.py (being split by another helper in this session) still calls these two;
-# they go once it takes them from their homes (RangeDir.file_defaults, store.get_customer).
-
-
-def file_defaults(settings: Settings) -> dict[str, KpiRange]:
-    return ranges_of(settings).file_defaults()
-
-
-def get_customer(conn: object, slug: str) -> Customer:
-    from kpictl import store
-
-    return store.get_customer(conn, slug)  # type: ignore[arg-type]

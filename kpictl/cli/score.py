@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -61,13 +62,21 @@ def score(
             show_default=False,
         ),
     ] = None,
+    allow_insufficient: Annotated[
+        bool,
+        typer.Option(
+            "--allow-insufficient",
+            help="With --fail-under: let customers with insufficient_data pass.",
+        ),
+    ] = False,
     lock_timeout: LockTimeout = DEFAULT_LOCK,
     output: Output = OutputFormat.table,
 ) -> None:
     """Compute a customer's health score: KPI statuses, alerts with playbooks, the trend.
 
     With --all, every customer's score, worst first (exit 1 with --fail-under N when
-    any score is under N).
+    any score is under N, or any status is insufficient_data: too little of the
+    model's weight had a value, unless --allow-insufficient).
 
     Example:
 
@@ -76,18 +85,23 @@ def score(
         kpictl score acme --set error_rate_pct=2.5 -o json
         kpictl score --all --save --fail-under 40
     """
-    from kpictl import api, scores
+    from kpictl import api
     from kpictl.render import progress, render_score_card, render_score_summaries
     from kpictl.scoring import iso
+    from kpictl.scoring import values as inputs_given
 
     app = app_context(ctx)
     renderer = app.renderer
     if all_ == (slug is not None):
         raise UsageError("name one customer, or use --all", hint="kpictl score data-center")
-    when = scores.parse_at(at)
+    when = inputs_given.parse_at(at)
     if all_:
         if values or set_ or explain:
             raise UsageError("--values, --set and --explain score one customer, not --all")
+        if fail_under is not None and not math.isfinite(fail_under):
+            raise UsageError(f"--fail-under must be a finite number, got {fail_under}")
+        if allow_insufficient and fail_under is None:
+            raise UsageError("--allow-insufficient goes with --fail-under")
         with progress(renderer, "scoring customers", unit="customers") as on_progress:
             result = api.score_all(
                 app.settings, at=when, save=save, lock_timeout=lock_timeout, on_progress=on_progress
@@ -104,20 +118,31 @@ def score(
             renderer.info(f"saved {result.saved} score(s) to health_scores")
         if fail_under is not None:
             under = result.under(fail_under)
+            short = [] if allow_insufficient else result.summaries.insufficient()
             if under:
                 renderer.error(
                     f"{len(under)} customer(s) score under {fmt_num(fail_under)}: "
                     + ", ".join(f"{s.customer} ({score_text(s.score or 0.0)})" for s in under)
                 )
+            if short:
+                renderer.error(
+                    f"{len(short)} customer(s) have insufficient data (coverage under the "
+                    "model's min_coverage): "
+                    + ", ".join(f"{s.customer} (coverage {s.coverage:g})" for s in short),
+                    hint="import their observations, or pass --allow-insufficient",
+                )
+            if under or short:
                 raise typer.Exit(EXIT_PROBLEM)
         return
 
     assert slug is not None
-    if save or fail_under is not None:
-        raise UsageError("--save and --fail-under go with --all")
+    if save or fail_under is not None or allow_insufficient:
+        raise UsageError("--save, --fail-under and --allow-insufficient go with --all")
     given = None
     if values is not None:
         source = sys.stdin.buffer if values == "-" else Path(values)
-        given = scores.load_values(source, customer=slug, at=when)
-    card = api.score(app.settings, slug, at=when, values=given, sets=scores.parse_sets(set_ or []))
+        given = inputs_given.load_values(source, customer=slug, at=when)
+    card = api.score(
+        app.settings, slug, at=when, values=given, sets=inputs_given.parse_sets(set_ or [])
+    )
     render_score_card(renderer, card, output, explain=explain)

@@ -118,6 +118,7 @@ health_scores = Table(
     Column("model", String(20), nullable=False),
     Column("score", Double, nullable=False),
     Column("status", String(20), nullable=False),
+    Column("coverage", Double),  # 0-1; null for scores saved before it was recorded
     Index("idx_health_scores_customer", "customer_id", "computed_at"),
 )
 

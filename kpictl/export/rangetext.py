@@ -129,7 +129,7 @@ def _scoring_lines(scoring: Scoring, catalog_order: Sequence[str]) -> list[str]:
             points = [(k, scoring.points[k]) for k in _POINTS_ORDER if k in scoring.points]
             points += [(k, v) for k, v in scoring.points.items() if k not in _POINTS_ORDER]
             lines.append(f"points: {_flow(points)}")
-        return lines
+        return lines + _min_coverage_lines(scoring)
     if scoring.intercept is not None:
         lines.append(f"intercept: {yaml_number(scoring.intercept)}")
     if scoring.coefficients:
@@ -140,7 +140,13 @@ def _scoring_lines(scoring: Scoring, catalog_order: Sequence[str]) -> list[str]:
         lines.append("coefficients: {}")
     if scoring.clamp is not None:
         lines.append(f"clamp: {_flow([('min', scoring.clamp[0]), ('max', scoring.clamp[1])])}")
-    return lines
+    return lines + _min_coverage_lines(scoring)
+
+
+def _min_coverage_lines(scoring: Scoring) -> list[str]:
+    if scoring.min_coverage is None:
+        return []
+    return [f"min_coverage: {yaml_number(scoring.min_coverage)}"]
 
 
 def _kpi_lines(kpi_range: KpiRange) -> list[str]:

@@ -520,9 +520,10 @@ class _Check:
             points = None
             if "points" in spec:
                 points = self.points(spec["points"], (*path, "points"))
+            least = self.min_coverage(spec, path)
             if len(self.problems) > errors_before:
                 return None
-            return Scoring(model="ranges", points=points)
+            return Scoring(model="ranges", points=points, min_coverage=least)
 
         self.keys(spec, path, REGRESSION_KEYS, REGRESSION_REQUIRED)
         intercept = None
@@ -532,11 +533,26 @@ class _Check:
         if "coefficients" in spec:
             coefficients = self.coefficients(spec["coefficients"], (*path, "coefficients"), catalog)
         clamp = self.clamp(spec["clamp"], (*path, "clamp")) if "clamp" in spec else None
+        least = self.min_coverage(spec, path)
         if len(self.problems) > errors_before:
             return None
         return Scoring(
-            model="regression", intercept=intercept, coefficients=coefficients, clamp=clamp
+            model="regression",
+            intercept=intercept,
+            coefficients=coefficients,
+            clamp=clamp,
+            min_coverage=least,
         )
+
+    def min_coverage(self, spec: dict[str, Any], path: KeyPath) -> float | None:
+        """``scoring.min_coverage``: a share of the model's weight, 0 to 1."""
+        if "min_coverage" not in spec:
+            return None
+        number = self.number(spec["min_coverage"], (*path, "min_coverage"))
+        if number is not None and not 0.0 <= number <= 1.0:
+            self.error((*path, "min_coverage"), f"must be between 0 and 1, got {fmt(number)}")
+            return None
+        return number
 
     def points(self, value: Any, path: KeyPath) -> dict[str, float] | None:
         spec = self.mapping(value, path, "a mapping with healthy, risk and critical")

@@ -125,6 +125,7 @@ class Scoring:
     intercept: float | None = None  # regression
     coefficients: dict[str, float] = field(default_factory=dict)  # regression
     clamp: tuple[float, float] | None = None  # regression; None means the default 0..100
+    min_coverage: float | None = None  # 0-1: under it a score is insufficient_data
 
     def to_dict(self) -> dict[str, Any]:
         """The section as it is written in a file (and stored in the revision log)."""
@@ -137,6 +138,8 @@ class Scoring:
             out["coefficients"] = dict(self.coefficients)
             if self.clamp is not None:
                 out["clamp"] = {"min": self.clamp[0], "max": self.clamp[1]}
+        if self.min_coverage is not None:
+            out["min_coverage"] = self.min_coverage
         return out
 
     @classmethod
@@ -148,6 +151,9 @@ class Scoring:
             intercept=None if data.get("intercept") is None else float(data["intercept"]),
             coefficients={k: float(v) for k, v in (data.get("coefficients") or {}).items()},
             clamp=(float(clamp["min"]), float(clamp["max"])) if clamp else None,
+            min_coverage=(
+                None if data.get("min_coverage") is None else float(data["min_coverage"])
+            ),
         )
 
 

@@ -154,6 +154,14 @@ def _pattern(regex: Any) -> str:
 
 _NON_EMPTY = {"type": "string", "pattern": r"\S"}
 _NUMBER = {"type": "number"}
+_MIN_COVERAGE = {
+    "type": "number",
+    "minimum": 0,
+    "maximum": 1,
+    "description": "Under this share of the model's weight with a value, the status is "
+    "insufficient_data (the score is still shown) [default: the defaults' min_coverage, "
+    "else none].",
+}
 
 
 def _properties(keys: Sequence[str], table: Mapping[str, Any]) -> dict[str, Any]:
@@ -364,6 +372,7 @@ def _definitions(catalog: Catalog | None) -> dict[str, Any]:
                 {name: {**_NUMBER} for name in POINTS_KEYS},
                 description="Points of each status [default: healthy 100, risk 50, critical 0].",
             ),
+            "min_coverage": _MIN_COVERAGE,
         },
         description="Score = Σ weight·points / Σ weight over the KPIs with a value and a band.",
     )
@@ -398,6 +407,7 @@ def _definitions(catalog: Catalog | None) -> dict[str, Any]:
                 {"min": {**_NUMBER}, "max": {**_NUMBER}},
                 description="The score is clamped to [min, max] [default: 0 to 100].",
             ),
+            "min_coverage": _MIN_COVERAGE,
         },
         description="Score = intercept + Σ coefficient·value, clamped.",
     )

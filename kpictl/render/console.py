@@ -25,7 +25,13 @@ if TYPE_CHECKING:
     from kpictl.render.plans import PlanDocument, PlanPrinter
     from kpictl.store import RangeRow
 
-STATUS_STYLE = {"healthy": "green", "risk": "yellow", "critical": "red", "unknown": "dim"}
+STATUS_STYLE = {
+    "healthy": "green",
+    "risk": "yellow",
+    "critical": "red",
+    "unknown": "dim",
+    "insufficient_data": "magenta",
+}
 
 
 class OutputFormat(str, Enum):

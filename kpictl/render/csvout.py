@@ -51,6 +51,7 @@ CSV_HEADERS: dict[str, tuple[str, ...]] = {
         "model",
         "score",
         "status",
+        "coverage",
         "at",
         "kpi_name",
         "value",
@@ -65,7 +66,7 @@ CSV_HEADERS: dict[str, tuple[str, ...]] = {
         "observed_at",
         "skipped_reason",
     ),
-    "score --all": ("customer", "model", "score", "status", "alerts", "reason"),
+    "score --all": ("customer", "model", "score", "status", "coverage", "alerts", "reason"),
     "history": (
         "scope",
         "version",
@@ -176,6 +177,7 @@ def score_rows(card: ScoreCard) -> list[dict[str, Any]]:
         "model": card.model,
         "score": card.score,
         "status": card.status,
+        "coverage": card.coverage,
         "at": card.as_dict()["at"],
     }
     skipped = {s.kpi_name: s.reason for s in card.skipped}

@@ -15,10 +15,26 @@ if TYPE_CHECKING:
     from kpictl.render.console import OutputFormat
 
 
+def json_text(value: Any, *, indent: int | None = None) -> str:
+    """``value`` as JSON text (whole numbers as integers). NaN and infinity have no JSON
+    form (``NaN`` and ``Infinity`` tokens are refused by every strict parser): they are
+    refused here, so kpictl's JSON output is always valid JSON."""
+    try:
+        return json.dumps(json_value(value), indent=indent, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        from kpictl.errors import InvalidInput
+
+        raise InvalidInput(
+            "cannot write JSON: a number in the output is NaN or infinite, which JSON cannot hold",
+            hint="the database holds a number that is not finite (edited by hand?): "
+            "'kpictl diff' shows the drift, '-o table' shows the values",
+        ) from None
+
+
 def write_structured(data: Any, output: OutputFormat) -> None:
     """JSON or YAML on stdout."""
     if output == "json":
-        sys.stdout.write(json.dumps(json_value(data), indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json_text(data, indent=2) + "\n")
     elif output == "yaml":
         import yaml
 
@@ -64,8 +80,8 @@ def _json_record(record: dict[str, Any]) -> str:
         elif kind is float and math.isfinite(value):
             whole = value.is_integer() and abs(value) < 1e15
             text = int.__repr__(int(value)) if whole else float.__repr__(value)
-        else:  # anything else (NaN, a nested value): as json.dumps writes it
-            block = json.dumps(json_value(record), indent=2, ensure_ascii=False)
+        else:  # anything else (a nested value; NaN is refused): as json.dumps writes it
+            block = json_text(record, indent=2)
             return "  " + block.replace("\n", "\n  ")
         parts.append(f"    {_encode_json_str(key)}: {text}")
     if not parts:

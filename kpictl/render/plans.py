@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 from kpictl.numbers import fmt_num, json_value, number_text
 from kpictl.render.console import OutputFormat, Renderer, write_lines
 from kpictl.render.csvout import change_row, write_csv
+from kpictl.render.formats import json_text
 
 if TYPE_CHECKING:
     from kpictl.drift import DriftReport, ScopeDrift, ScopeWithoutFile
-    from kpictl.seeding.plan import Plan, PlanTotals, RowChange, ScopePlan
     from kpictl.rangefiles.model import RangeFile
+    from kpictl.seeding.plan import Plan, PlanTotals, RowChange, ScopePlan
 
 Line = tuple[str | None, str]
 
@@ -174,7 +175,7 @@ class PlanDocument:
         import textwrap
 
         for change in plan_changes(plan):
-            text = json.dumps(json_value(change), indent=2, ensure_ascii=False)
+            text = json_text(change, indent=2)
             self._spool.write((",\n" if self.count else "") + textwrap.indent(text, "    "))
             self.count += 1
 
@@ -193,7 +194,7 @@ class PlanDocument:
             write("]")
         self._spool.close()
         for key, value in extra.items():
-            write(f",\n  {json.dumps(key)}: {json.dumps(json_value(value), ensure_ascii=False)}")
+            write(f",\n  {json.dumps(key)}: {json_text(value)}")
         write("\n}\n")
         sys.stdout.flush()
 

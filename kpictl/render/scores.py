@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
@@ -38,8 +39,18 @@ def render_score_card(
         (score_text(card.score), "bold"),
         "  ",
         (card.status, f"bold {STATUS_STYLE.get(card.status, '')}"),
+        f"  coverage {coverage_text(card.coverage)}",
         (f"  ({card.model} model{at})", "dim"),
     )
+    if card.min_coverage is not None and card.coverage < card.min_coverage:
+        out(
+            (
+                f"insufficient data: coverage {coverage_text(card.coverage)} is under the"
+                f" model's min_coverage {coverage_text(card.min_coverage)}"
+                f" (by the score alone: {card.status_by_score})",
+                STATUS_STYLE["insufficient_data"],
+            )
+        )
     if card.previous is not None:
         prev = card.previous
         change = card.change or 0.0
@@ -100,6 +111,14 @@ def _iso_text(value: datetime) -> str:
     return iso(value.replace(microsecond=0))
 
 
+def coverage_text(coverage: float | None) -> str:
+    """A coverage (0-1) as a percentage: 0.4 is 40%, 0.4999 is 49.99%, never rounded up
+    to the 50% it falls short of."""
+    if coverage is None:
+        return ""
+    return fmt_num(math.floor(coverage * 10_000 + 1e-6) / 100) + "%"
+
+
 def _operand(value: float | None) -> str:
     text = fmt_num(value)
     return f"({text})" if text.startswith("-") else text
@@ -127,9 +146,14 @@ def _explain_lines(card: ScoreCard) -> list[Segment]:
         denominator = " + ".join(fmt_num(k.weight) for k in counted)
         lines.append("  score = Σ weight·points / Σ weight")
         lines.append(f"        = ({numerator}) / ({denominator})")
+        scaled = (
+            f" (the weights divided by {fmt_num(card.weight_scale)})"
+            if card.weight_scale != 1.0
+            else ""
+        )
         lines.append(
             f"        = {fmt_num(card.weighted_sum)} / {fmt_num(card.total_weight)}"
-            f" = {fmt_num(card.score)}"
+            f" = {fmt_num(card.score)}{scaled}"
         )
     else:
         terms = [k for k in card.kpis if k.coefficient is not None]
@@ -146,15 +170,21 @@ def _explain_lines(card: ScoreCard) -> list[Segment]:
             "unchanged" if card.raw_score == card.score else f"clamped to {fmt_num(card.score)}"
         )
         lines.append(f"  clamp [{fmt_num(low)}, {fmt_num(high)}]: {clamped}")
+    by_score = card.status_by_score or card.status
     if card.health_range is not None:
-        found = card.health_range.band(card.status) if card.status != "unknown" else None
+        found = card.health_range.band(by_score) if by_score != "unknown" else None
         where = band_text(found) if found else "no band (a gap)"
         lines.append(
-            f"  status: {card.status}, the health_score band {where} "
+            f"  status: {by_score}, the health_score band {where} "
             f"({card.health_range_source} range)"
         )
     else:
-        lines.append(f"  status: {card.status} (no health_score range: healthy ≥ 70, risk ≥ 40)")
+        lines.append(f"  status: {by_score} (no health_score range: healthy ≥ 70, risk ≥ 40)")
+    least = "none" if card.min_coverage is None else coverage_text(card.min_coverage)
+    lines.append(
+        f"  coverage: {coverage_text(card.coverage)} of the model's weight had a value"
+        f" (min_coverage {least})" + (f": {card.status}" if card.status != by_score else "")
+    )
     return lines
 
 
@@ -187,12 +217,12 @@ def render_score_summaries(
         count += 1
         ascii_only = "".join(cells).isascii()
         widths = list(map(max, widths, map(len if ascii_only else cell_len, cells)))
-        if cells[5]:
-            reason_words = max(reason_words, *(cell_len(w) for w in cells[5].split(" ")))
+        if cells[6]:
+            reason_words = max(reason_words, *(cell_len(w) for w in cells[6].split(" ")))
     if not count:
         renderer.info("no customers")
         return
-    longest = [0, 0, 0, 0, 0, reason_words]
+    longest = [0, 0, 0, 0, 0, 0, reason_words]
     layout = Layout(SUMMARY_COLUMNS, widths, longest, renderer.width)
     paint = Painter(renderer.colour_out)
     write = sys.stdout.write
@@ -215,6 +245,7 @@ SUMMARY_COLUMNS = (
     key("customer"),
     key("score"),
     key("status"),
+    key("coverage"),
     key("model"),
     key("alerts"),
     prose("reason"),
@@ -231,4 +262,5 @@ def _summary_rows(summaries: Iterable[ScoreSummary]) -> Iterator[tuple[str, ...]
                 last, text = s.score, score_text(s.score)
             score, alerts = text, str(s.alerts)
         reason = visible(s.reason) if s.reason else ""
-        yield (visible(s.customer), score, s.status or "", s.model or "", alerts, reason)
+        cover = coverage_text(s.coverage)
+        yield (visible(s.customer), score, s.status or "", cover, s.model or "", alerts, reason)

@@ -64,10 +64,10 @@ def serve(settings: Settings, *, host: str, port: int, workers: int = 1) -> None
         "log_level": "info",
     }
     if workers == 1:
-        from kpictl import api
+        from kpictl.rangefiles.rangedir import RangeDir
 
         application = serve_app.create_app(
-            settings, file_defaults=dict(api.file_defaults(settings))
+            settings, file_defaults=dict(RangeDir(settings.ranges_dir).file_defaults())
         )
         uvicorn.run(application, **options)  # type: ignore[arg-type]
         return

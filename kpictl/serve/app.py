@@ -378,10 +378,10 @@ class RequestLog:
 def app_from_environment() -> FastAPI:
     """uvicorn's factory for ``--workers N``: each worker process builds its app from the
     environment ``kpictl serve`` set (KPICTL_DATABASE_URL, KPICTL_RANGES_DIR)."""
-    from kpictl import api
+    from kpictl.rangefiles.rangedir import RangeDir
 
     settings = Settings.resolve()
-    fallback = api.file_defaults(settings)
+    fallback = RangeDir(settings.ranges_dir).file_defaults()
     configure_logging()
     return create_app(settings, file_defaults=dict(fallback))
 

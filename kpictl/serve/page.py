@@ -12,10 +12,11 @@ import html
 import math
 from collections.abc import Iterable
 from pathlib import Path
+from typing import cast
 
-from kpictl.bands import BAND_STATUSES
 from kpictl.rangefiles.model import Band, KpiRange
 from kpictl.scoring import KpiScore, ScoreCard
+from kpictl.scoring.bands import BAND_STATUSES, Status
 from kpictl.serve.reads import Card
 
 STATUS_WORDS = {
@@ -118,7 +119,8 @@ def _kpi_list(card: Card, score: ScoreCard | None) -> str:
         kpi = scored.get(name)
         if kpi is None and name == "health_score" and score is not None:
             # the customer's score itself, on its own health_score range
-            kpi = KpiScore(name, score.score, score.status, None, None, None, None)
+            by_score = score.status_by_score or cast("Status", score.status)
+            kpi = KpiScore(name, score.score, by_score, None, None, None, None)
         items.append(_kpi_item(name, row.range if row else None, row.source if row else None, kpi))
     return f'<ul class="kpis">{"".join(items)}</ul>'
 

@@ -2,7 +2,7 @@
 
 The customer comes from the token alone. The token is looked up as the connecting
 role; the customer's rows are then read through the library's tenant-scoped reads
-(``store.effective_ranges``, ``scores.score_in_transaction``), which on PostgreSQL run
+(``store.effective_ranges``, ``scoring.verbs.score_in_transaction``), which on PostgreSQL run
 under ``SET LOCAL ROLE kpictl_tenant`` with ``kpictl.customer_id`` set: row-level
 security decides what is visible. On SQLite the same queries filter by customer id.
 
@@ -22,13 +22,14 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 
-from kpictl import scores, store
+from kpictl import store
 from kpictl.backends.postgresql import CONNECT_TIMEOUT_SECONDS
 from kpictl.db import engine as db
 from kpictl.db.tenant import tenant_scope
 from kpictl.errors import DatabaseError, KpictlError, UnknownKpi
 from kpictl.rangefiles.model import KpiRange
 from kpictl.scoring import ScoreCard
+from kpictl.scoring import verbs as scores
 from kpictl.settings import Settings
 from kpictl.tokens import Caller, authenticate, record_last_used
 

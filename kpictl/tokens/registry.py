@@ -98,17 +98,17 @@ def issue(
     label: str | None = None,
 ) -> IssuedToken:
     """Make a token for ``customer`` and store its hash; the token is returned once."""
-    from kpictl import api
+    from kpictl import store
 
     _check_label(label)
     token = new_token()
     now = _utcnow()
     expires = now + expires_in if expires_in is not None else None
     with (
-        db.open_database(settings) as engine,
+        db.open_database(settings, write=True) as engine,
         db.write_transaction(engine, lock_timeout=DEFAULT_LOCK_TIMEOUT) as conn,
     ):
-        found = api.get_customer(conn, customer)
+        found = store.get_customer(conn, customer)
         token_id = conn.execute(
             T.insert()
             .values(
@@ -141,12 +141,12 @@ def _listing() -> Any:
 
 def list_tokens(settings: Settings, *, customer: str | None = None) -> list[TokenInfo]:
     """Every token (of one customer), never the token itself: it is not stored."""
-    from kpictl import api
+    from kpictl import store
 
     with db.open_database(settings) as engine, db.read_transaction(engine) as conn:
         query = _listing()
         if customer is not None:
-            query = query.where(T.c.customer_id == api.get_customer(conn, customer).customer_id)
+            query = query.where(T.c.customer_id == store.get_customer(conn, customer).customer_id)
         return [TokenInfo(*row) for row in conn.execute(query)]
 
 
@@ -154,7 +154,7 @@ def revoke(settings: Settings, token_id: int) -> tuple[TokenInfo, bool]:
     """Revoke a token at once (the row stays, for the record). Returns the token and
     whether it was active until now."""
     with (
-        db.open_database(settings) as engine,
+        db.open_database(settings, write=True) as engine,
         db.write_transaction(engine, lock_timeout=DEFAULT_LOCK_TIMEOUT) as conn,
     ):
         row = conn.execute(_listing().where(T.c.token_id == token_id)).first()

@@ -757,7 +757,7 @@ BAD = [
         customer("scoring:\n  model: ranges\n  intercept: 5\nranges: {}\n"),
         6,
         "scoring.intercept",
-        "unknown key (allowed: model, points)",
+        "unknown key (allowed: model, points, min_coverage)",
     ),
     Bad(
         "scoring-regression-with-points",
@@ -774,7 +774,7 @@ BAD = [
         ),
         8,
         "scoring.points",
-        "unknown key (allowed: model, intercept, coefficients, clamp)",
+        "unknown key (allowed: model, intercept, coefficients, clamp, min_coverage)",
     ),
     Bad(
         "scoring-intercept-missing",

@@ -6,8 +6,15 @@ import math
 
 import pytest
 
-from kpictl.bands import band_of, is_alert, status_of
 from kpictl.rangefiles.model import Band, KpiRange
+from kpictl.scoring import band_of, is_alert
+
+
+def status_of(value: float, kpi_range: KpiRange) -> str:
+    """The status a value gets in a range: its band's, else unknown."""
+    found = band_of(value, kpi_range)
+    return found[0] if found else "unknown"
+
 
 # daily_invocations of data-center: higher is better
 DAILY = KpiRange(

@@ -17,10 +17,11 @@ import pytest
 from sqlalchemy import create_engine, delete, insert
 from sqlalchemy.pool import NullPool
 
-from kpictl import api, scores, scoring
+from kpictl import api, scoring
 from kpictl.db.engine import driver_url
 from kpictl.db.schema import customers, kpi_observations, kpi_reference_ranges, range_revisions
 from kpictl.errors import KpictlError
+from kpictl.scoring import verbs as scores
 from kpictl.settings import Settings
 
 AT = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
@@ -201,6 +202,14 @@ def _revision(customer_id: int | None, model: object) -> dict[str, object]:
     }
 
 
+def worst_first(summaries: list[scoring.Summary]) -> list[scoring.Summary]:
+    """Lowest score first; customers that could not be scored after the scored ones."""
+    return sorted(
+        summaries,
+        key=lambda s: (s.score is None, s.score if s.score is not None else 0.0, s.customer),
+    )
+
+
 def one_by_one(settings: Settings, at: datetime) -> list[scoring.Summary]:
     """Every customer scored by ``score SLUG``'s code path, worst first."""
     engine = create_engine(driver_url(settings.database_url), poolclass=NullPool)
@@ -219,9 +228,16 @@ def one_by_one(settings: Settings, at: datetime) -> list[scoring.Summary]:
             out.append(scoring.Summary(slug, _model_name(settings, slug), None, None, reason))
             continue
         out.append(
-            scoring.Summary(slug, card.model, card.score, card.status, alerts=len(card.alerts))
+            scoring.Summary(
+                slug,
+                card.model,
+                card.score,
+                card.status,
+                alerts=len(card.alerts),
+                coverage=card.coverage,
+            )
         )
-    return scoring.worst_first(out)
+    return worst_first(out)
 
 
 def _model_name(settings: Settings, slug: str) -> str:
@@ -251,6 +267,7 @@ def _same(a: scoring.Summary, b: scoring.Summary) -> bool:
             s.status,
             s.reason,
             s.alerts if s.score is not None else 0,
+            s.coverage,
         )
 
     return key(a) == key(b)
@@ -281,7 +298,15 @@ def test_score_all_json_and_table_list_every_summary(db_url, ranges_dir, kpictl)
     assert rows == json.loads(json.dumps([_json(s.as_dict()) for s in expected]))
     table = kpictl("score", "--all", "--at", at).stdout.splitlines()
     assert table[0] == f"health scores at {at}, worst first"
-    assert table[1].split() == ["customer", "score", "status", "model", "alerts", "reason"]
+    assert table[1].split() == [
+        "customer",
+        "score",
+        "status",
+        "coverage",
+        "model",
+        "alerts",
+        "reason",
+    ]
     assert [line.split()[0] for line in table[3:]] == [s.customer for s in expected]
 
 

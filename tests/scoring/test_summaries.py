@@ -10,10 +10,11 @@ import io
 import json
 import math
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kpictl.errors import KpictlError
+from kpictl.errors import InvalidInput, KpictlError
 from kpictl.rangefiles.model import BOUND_COLUMNS, Band, KpiRange, Scoring
 from kpictl.render import write_json_records
 from kpictl.scoring import (
@@ -26,7 +27,6 @@ from kpictl.scoring import (
     range_of,
     score,
     summarize,
-    worst_first,
 )
 
 NAMES = ["a", "b", "c", "d", "e", HEALTH_SCORE]
@@ -37,6 +37,14 @@ value = st.one_of(
     st.sampled_from([math.nan, math.inf, -math.inf]),
 )
 weight = st.sampled_from([0.0, -0.0, 0.1, 0.7, 1.0, 2.0, 3.0])
+
+
+def worst_first(summaries: list[Summary]) -> list[Summary]:
+    """Lowest score first; customers that could not be scored after the scored ones."""
+    return sorted(
+        summaries,
+        key=lambda s: (s.score is None, s.score if s.score is not None else 0.0, s.customer),
+    )
 
 
 @st.composite
@@ -51,6 +59,10 @@ def kpi_range(draw: st.DrawFn, name: str) -> KpiRange:
 
 models = st.one_of(
     st.just(Scoring(model="ranges")),
+    st.builds(
+        lambda least: Scoring(model="ranges", min_coverage=least),
+        st.sampled_from([0.0, 0.3, 0.5, 1.0]),
+    ),
     st.builds(
         lambda h, r, c: Scoring(model="ranges", points={"healthy": h, "risk": r, "critical": c}),
         st.sampled_from([100.0, 90.0, 0.0]),
@@ -79,18 +91,21 @@ def by_card(values, ranges, model) -> Summary:
         card = score("c", values, ranges, model)
     except KpictlError as exc:
         return Summary("c", None, None, None, exc.message)
-    return Summary("c", card.model, card.score, card.status, alerts=len(card.alerts))
+    return Summary(
+        "c", card.model, card.score, card.status, alerts=len(card.alerts), coverage=card.coverage
+    )
 
 
 def same(a: Summary, b: Summary) -> bool:
     def nan_safe(x: float | None) -> object:
         return "nan" if x is not None and math.isnan(x) else x
 
-    return (a.model, nan_safe(a.score), a.status, a.alerts) == (
+    return (a.model, nan_safe(a.score), a.status, a.alerts, a.coverage) == (
         b.model,
         nan_safe(b.score),
         b.status,
         b.alerts,
+        b.coverage,
     )
 
 
@@ -128,15 +143,16 @@ summaries = st.builds(
     st.text(alphabet="ab-z0é", min_size=1, max_size=4),
     st.sampled_from(["ranges", "regression"]),
     st.one_of(st.none(), st.sampled_from([0.0, -0.0, 12.5, 50.0, 100.0, 1e16, 3.25])),
-    st.sampled_from(["healthy", "risk", "critical", "unknown"]),
+    st.sampled_from(["healthy", "risk", "critical", "unknown", "insufficient_data"]),
     st.just(None),
     st.integers(min_value=0, max_value=9),
+    st.sampled_from([0.0, 0.25, 1 / 3, 1.0]),
 )
 
 
 def _normalised(s: Summary) -> Summary:
     if s.score is None:
-        return Summary(s.customer, s.model, None, None, "why not", 0)
+        return Summary(s.customer, s.model, None, None, "why not", 0, None)
     return s
 
 
@@ -153,6 +169,9 @@ def test_the_scoreboard_is_worst_first(items) -> None:
     ]
     assert [s.customer for s in board.unscored()] == [
         s.customer for s in expected if s.score is None
+    ]
+    assert [s.as_dict() for s in board.insufficient()] == [
+        s.as_dict() for s in expected if s.status == "insufficient_data"
     ]
     assert [(i, s.as_dict()) for i, s in board.scored()] == [
         (i, s.as_dict()) for i, s in enumerate(items) if s.score is not None
@@ -180,10 +199,45 @@ records = st.lists(
 def test_the_streamed_json_is_json_dumps(data) -> None:
     from kpictl.render import json_value
 
+    try:
+        expected = json.dumps(json_value(data), indent=2, ensure_ascii=False, allow_nan=False)
+    except ValueError:  # NaN or infinity: JSON has no such number, and kpictl writes none
+        with (
+            pytest.raises(InvalidInput, match="NaN or infinite"),
+            contextlib.redirect_stdout(io.StringIO()),
+        ):
+            write_json_records(data)
+        return
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         write_json_records(data)
-    assert out.getvalue() == json.dumps(json_value(data), indent=2, ensure_ascii=False) + "\n"
+    assert out.getvalue() == expected + "\n"
+
+
+@pytest.mark.parametrize("number", [math.nan, math.inf, -math.inf])
+def test_the_json_writers_refuse_nan_and_infinity(number: float) -> None:
+    from kpictl.render import OutputFormat, Renderer
+
+    for write in (
+        lambda: write_json_records([{"score": number}]),
+        lambda: write_json_records([{"kpis": [{"value": number}]}]),
+        lambda: Renderer(no_color=True).structured({"score": number}, OutputFormat.json),
+    ):
+        out = io.StringIO()
+        with pytest.raises(InvalidInput, match="NaN or infinite"), contextlib.redirect_stdout(out):
+            write()
+        assert "NaN" not in out.getvalue() and "Infinity" not in out.getvalue()
+
+
+def test_the_scoreboard_refuses_a_score_that_is_not_a_finite_number() -> None:
+    board = Scoreboard()
+    board.add(1, Summary("a", "regression", math.nan, "unknown", None, 0, 1.0))
+    board.add(2, Summary("b", "ranges", math.inf, "healthy", None, 0, 1.0))
+    board.add(3, Summary("c", "ranges", 10.0, "critical", None, 0, 1.0))
+    assert [s.customer for s in board.under(math.inf)] == ["c"]
+    assert [(s.customer, s.score) for s in board.unscored()] == [("a", None), ("b", None)]
+    assert "not a finite number" in (board.unscored()[0].reason or "")
+    assert [i for i, _s in board.scored()] == [3]
 
 
 def test_the_scoreboard_keeps_any_number_of_distinct_models() -> None:
@@ -214,7 +268,7 @@ def test_read_ahead_gives_every_row_in_order_and_passes_failures_on() -> None:
 
     import pytest
 
-    from kpictl.scores import _read_ahead
+    from kpictl.scoring.inputs import read_ahead as _read_ahead
 
     assert list(_read_ahead(_Result(5))) == [(i, j) for i in range(5) for j in range(3)]
     rows = []
