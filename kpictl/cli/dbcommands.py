@@ -117,6 +117,7 @@ def list_(
         typer.Option(
             "--customer",
             "-c",
+            metavar="SLUG",
             help="Show this customer's effective ranges.",
             autocompletion=complete_customer,
         ),
@@ -124,7 +125,8 @@ def list_(
     own: Annotated[bool, typer.Option("--own", help="With --customer: only its own rows.")] = False,
     defaults: Annotated[bool, typer.Option("--defaults", help="Only the system defaults.")] = False,
     kpi: Annotated[
-        str | None, typer.Option("--kpi", help="Only this KPI.", autocompletion=complete_kpi)
+        str | None,
+        typer.Option("--kpi", metavar="KPI", help="Only this KPI.", autocompletion=complete_kpi),
     ] = None,
     output: Output = OutputFormat.table,
 ) -> None:

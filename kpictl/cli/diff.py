@@ -67,7 +67,8 @@ def diff(
 def export(
     ctx: typer.Context,
     customer: Annotated[
-        str | None, typer.Option("--customer", "-c", help="Export this customer's file.")
+        str | None,
+        typer.Option("--customer", "-c", metavar="SLUG", help="Export this customer's file."),
     ] = None,
     defaults: Annotated[
         bool, typer.Option("--defaults", help="Export the system defaults.")
@@ -77,6 +78,7 @@ def export(
         typer.Option(
             "--output-file",
             help="Write the file here instead of to standard output.",
+            metavar="FILE",
             dir_okay=False,
             show_default=False,
         ),
@@ -121,14 +123,22 @@ def export(
 def history(
     ctx: typer.Context,
     customer: Annotated[
-        str | None, typer.Option("--customer", "-c", help="Only this customer's revisions.")
+        str | None,
+        typer.Option("--customer", "-c", metavar="SLUG", help="Only this customer's revisions."),
     ] = None,
     defaults: Annotated[
         bool, typer.Option("--defaults", help="Only the system defaults' revisions.")
     ] = False,
     limit: Annotated[
         int | None,
-        typer.Option("--limit", "-n", min=1, help="Show at most N revisions.", show_default=False),
+        typer.Option(
+            "--limit",
+            "-n",
+            min=1,
+            metavar="N",
+            help="Show at most N revisions.",
+            show_default=False,
+        ),
     ] = None,
     output: Output = OutputFormat.table,
 ) -> None:

@@ -60,8 +60,10 @@ def import_(
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    customer: Annotated[str, typer.Option("--customer", "-c", help="The customer's slug.")],
-    kpi: Annotated[str | None, typer.Option("--kpi", help="Only this KPI.")] = None,
+    customer: Annotated[
+        str, typer.Option("--customer", "-c", metavar="SLUG", help="The customer's slug.")
+    ],
+    kpi: Annotated[str | None, typer.Option("--kpi", metavar="KPI", help="Only this KPI.")] = None,
     output: Output = OutputFormat.table,
 ) -> None:
     """Show a customer's observations, by KPI then time.

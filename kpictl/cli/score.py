@@ -17,7 +17,9 @@ def score(
     ctx: typer.Context,
     slug: Annotated[
         str | None,
-        typer.Argument(help="The customer to score (or --all).", show_default=False),
+        typer.Argument(
+            metavar="SLUG", help="The customer to score (or --all).", show_default=False
+        ),
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Score every customer.")] = False,
     at: Annotated[
