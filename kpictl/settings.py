@@ -8,9 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, unquote_plus
 
+from kpictl.errors import UsageError
+
 DEFAULT_DATABASE_URL = "sqlite:///kpictl.db"
 DEFAULT_RANGES_DIR = "ranges"
 DEFAULT_LOCK_TIMEOUT = 30.0
+DATABASE_URL_VARIABLE = "KPICTL_DATABASE_URL"
+RANGES_DIR_VARIABLE = "KPICTL_RANGES_DIR"
 
 _WHITE_SPACE = re.compile(r"(\s+)")
 _SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
@@ -27,9 +31,14 @@ class Settings:
 
     @classmethod
     def resolve(cls, db: str | None = None, ranges: str | Path | None = None) -> Settings:
+        """The options given, else the environment, else the defaults. An option or
+        variable that is set but empty or blank (a CI secret that is missing) is an
+        error (:class:`UsageError`), never a silent fall back to the default."""
+        url = _setting(db, "--db", DATABASE_URL_VARIABLE, "a database URL")
+        directory = _setting(ranges, "--ranges", RANGES_DIR_VARIABLE, "a directory")
         return cls(
-            database_url=db or os.environ.get("KPICTL_DATABASE_URL") or DEFAULT_DATABASE_URL,
-            ranges_dir=Path(ranges or os.environ.get("KPICTL_RANGES_DIR") or DEFAULT_RANGES_DIR),
+            database_url=url or DEFAULT_DATABASE_URL,
+            ranges_dir=Path(directory or DEFAULT_RANGES_DIR),
         )
 
     @property
@@ -56,6 +65,31 @@ class Settings:
         found += [m.group("pw").strip("'") for m in _PASSWORD_PARAM.finditer(self.database_url)]
         variants = {v for raw in found for v in (raw, unquote(raw), unquote_plus(raw))}
         return sorted((v for v in variants if v), key=len, reverse=True)
+
+
+def _setting(given: str | Path | None, option: str, variable: str, what: str) -> str | None:
+    """The value of an option (which Typer may have read from ``variable``), else of
+    ``variable``; None when neither is set. Refuses an empty or blank value."""
+    if given is not None:
+        value = str(given)
+        if value.strip():
+            return value
+        if os.environ.get(variable) == value:  # Typer read it from the variable
+            raise _empty_variable(variable, option, what)
+        raise UsageError(f"{option} is empty", hint=f"give {what}, or leave {option} out")
+    found = os.environ.get(variable)
+    if found is None:
+        return None
+    if not found.strip():
+        raise _empty_variable(variable, option, what)
+    return found
+
+
+def _empty_variable(variable: str, option: str, what: str) -> UsageError:
+    return UsageError(
+        f"{variable} is set but empty",
+        hint=f"set it to {what}, or unset it to use the default (or give {option})",
+    )
 
 
 def _split_password(url: str) -> tuple[str, str, str] | None:
