@@ -21,7 +21,7 @@ from kpictl import __version__
 from kpictl.cli import Terminated
 from kpictl.cli import main as main  # the console script (kpictl.cli.main)
 from kpictl.cli.context import AppContext, RunState
-from kpictl.errors import EXIT_PROBLEM, KpictlError, RangeFilesInvalid
+from kpictl.errors import EXIT_PROBLEM, EXIT_USAGE, KpictlError, RangeFilesInvalid
 from kpictl.render import Renderer
 from kpictl.settings import DEFAULT_DATABASE_URL, DEFAULT_RANGES_DIR, Settings, mask_url
 
@@ -35,6 +35,9 @@ _TYPER_ERRORS: tuple[type[BaseException], ...] = (
 )
 """Typer's exits and typer.BadParameter with its bases up to Exception (usage errors,
 Typer's own exception class): Typer reports these itself."""
+
+GLOBAL_OPTIONS = {"--db": " URL", "--ranges": " DIR", "--no-color": "", "--version": ""}
+"""The root's options, which go before the command (``kpictl --db URL list``)."""
 
 EXIT_INTERRUPTED = 130  # SIGINT (Ctrl-C): 128 + 2, as shells report it
 EXIT_TERMINATED = 143  # SIGTERM: 128 + 15
@@ -51,7 +54,14 @@ def errors_translated(ctx: typer.Context) -> Iterator[None]:
     """
     try:
         yield
-    except _TYPER_ERRORS:
+    except _TYPER_ERRORS as exc:
+        option = getattr(exc, "option_name", None)  # Typer's "No such option"
+        if option in GLOBAL_OPTIONS and ctx.invoked_subcommand:
+            _renderer(ctx).error(
+                f"{option} is a global option: it goes before the command",
+                f"kpictl {option}{GLOBAL_OPTIONS[option]} {ctx.invoked_subcommand} ...",
+            )
+            raise typer.Exit(EXIT_USAGE) from None
         raise
     except KpictlError as exc:
         if os.environ.get("KPICTL_DEBUG"):

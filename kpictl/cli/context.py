@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from kpictl.cli.completion import complete_customer
+from kpictl.errors import UsageError
 from kpictl.render import OutputFormat, Renderer
 from kpictl.settings import DEFAULT_LOCK_TIMEOUT, Settings
 
@@ -100,3 +101,12 @@ LockTimeout = Annotated[
     ),
 ]
 DEFAULT_LOCK = DEFAULT_LOCK_TIMEOUT
+
+
+def refuse_together(*given: tuple[str, object], why: str | None = None) -> None:
+    """The one rule for options that exclude each other: ``given`` is (option, value)
+    pairs; when two or more of them are set, exit 2 naming both."""
+    named = [name for name, value in given if value not in (None, False, [], ())]
+    if len(named) > 1:
+        message = f"{named[0]} and {named[1]} do not go together"
+        raise UsageError(f"{message}: {why}" if why else message)

@@ -7,7 +7,15 @@ from typing import Annotated, Any
 import typer
 
 from kpictl.cli.completion import complete_customer, complete_kpi
-from kpictl.cli.context import DEFAULT_LOCK, CustomerOpt, LockTimeout, Output, app_context
+from kpictl.cli.context import (
+    DEFAULT_LOCK,
+    CustomerOpt,
+    LockTimeout,
+    Output,
+    app_context,
+    refuse_together,
+)
+from kpictl.errors import UsageError
 from kpictl.render import OutputFormat, plan_changes
 
 
@@ -59,6 +67,8 @@ def seed(
     """
     from kpictl import api
 
+    refuse_together(("--all", all_), ("--customer", customer))
+    refuse_together(("--all", all_), ("--defaults", defaults))
     app = app_context(ctx)
     renderer = app.renderer
     # the plan arrives a chunk at a time: a table is shown once it is whole and valid,
@@ -138,6 +148,10 @@ def list_(
     """
     from kpictl import api
 
+    refuse_together(("--customer", customer), ("--defaults", defaults))
+    refuse_together(("--own", own), ("--defaults", defaults))
+    if own and not customer:
+        raise UsageError("--own needs --customer", hint="kpictl list --customer acme --own")
     app = app_context(ctx)
     rows = api.list_ranges(app.settings, customer=customer, own=own, defaults=defaults, kpi=kpi)
     if customer and not own:

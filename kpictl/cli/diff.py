@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from kpictl.cli.context import CustomerOpt, Output, app_context
+from kpictl.cli.completion import complete_customer
+from kpictl.cli.context import CustomerOpt, Output, app_context, refuse_together
 from kpictl.errors import EXIT_PROBLEM
 from kpictl.render import OutputFormat
 
@@ -57,6 +58,9 @@ def diff(
         if comparison.differs:
             raise typer.Exit(EXIT_PROBLEM)
         return
+    refuse_together(("--all", all_), ("--customer", customer))
+    refuse_together(("--all", all_), ("--defaults", defaults))
+    refuse_together(("--customer", customer), ("--defaults", defaults))
     report = drift.diff(app.settings, customers=customer or [], defaults=defaults, all=all_)
     app.renderer.problems(report.warnings)
     render_drift(app.renderer, report, output)
@@ -68,7 +72,13 @@ def export(
     ctx: typer.Context,
     customer: Annotated[
         str | None,
-        typer.Option("--customer", "-c", metavar="SLUG", help="Export this customer's file."),
+        typer.Option(
+            "--customer",
+            "-c",
+            metavar="SLUG",
+            help="Export this customer's file.",
+            autocompletion=complete_customer,
+        ),
     ] = None,
     defaults: Annotated[
         bool, typer.Option("--defaults", help="Export the system defaults.")
@@ -97,6 +107,7 @@ def export(
     from kpictl import export as exporting
     from kpictl.render import write_document
 
+    refuse_together(("--customer", customer), ("--defaults", defaults))
     app = app_context(ctx)
     result = exporting.export(app.settings, customer=customer, defaults=defaults)
     if not result.recorded:
@@ -124,7 +135,13 @@ def history(
     ctx: typer.Context,
     customer: Annotated[
         str | None,
-        typer.Option("--customer", "-c", metavar="SLUG", help="Only this customer's revisions."),
+        typer.Option(
+            "--customer",
+            "-c",
+            metavar="SLUG",
+            help="Only this customer's revisions.",
+            autocompletion=complete_customer,
+        ),
     ] = None,
     defaults: Annotated[
         bool, typer.Option("--defaults", help="Only the system defaults' revisions.")
@@ -151,6 +168,7 @@ def history(
     from kpictl import drift
     from kpictl.render import render_history
 
+    refuse_together(("--customer", customer), ("--defaults", defaults))
     app = app_context(ctx)
     revisions = drift.history(app.settings, customer=customer, defaults=defaults, limit=limit)
     render_history(app.renderer, revisions, output)

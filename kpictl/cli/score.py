@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from kpictl.cli.context import DEFAULT_LOCK, LockTimeout, Output, app_context
+from kpictl.cli.completion import complete_customer, complete_kpi_assignment
+from kpictl.cli.context import DEFAULT_LOCK, LockTimeout, Output, app_context, refuse_together
 from kpictl.errors import EXIT_PROBLEM, UsageError
 from kpictl.render import OutputFormat
 
@@ -18,7 +19,10 @@ def score(
     slug: Annotated[
         str | None,
         typer.Argument(
-            metavar="SLUG", help="The customer to score (or --all).", show_default=False
+            metavar="SLUG",
+            help="The customer to score (or --all).",
+            show_default=False,
+            autocompletion=complete_customer,
         ),
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Score every customer.")] = False,
@@ -46,6 +50,7 @@ def score(
         typer.Option(
             "--set",
             metavar="KPI=VALUE",
+            autocompletion=complete_kpi_assignment,
             help="KPI=VALUE; overrides observations and --values (repeat for several).",
             show_default=False,
         ),
@@ -84,12 +89,24 @@ def score(
 
     app = app_context(ctx)
     renderer = app.renderer
-    if all_ == (slug is not None):
-        raise UsageError("name one customer, or use --all", hint="kpictl score data-center")
+    one = "name one customer, or use --all"
+    refuse_together(("SLUG", slug), ("--all", all_), why=one)
+    if not all_ and slug is None:
+        raise UsageError(one, hint="kpictl score data-center")
+    single: list[tuple[str, object]] = [
+        ("--values", values),
+        ("--set", set_),
+        ("--explain", explain),
+    ]
+    for option, value in single:
+        refuse_together(("--all", all_), (option, value), why=f"{option} scores one customer")
+    board: list[tuple[str, object]] = [("--save", save), ("--fail-under", fail_under)]
+    for option, value in board:
+        refuse_together(
+            ("SLUG", slug), (option, value), why="--save and --fail-under go with --all"
+        )
     when = scores.parse_at(at)
     if all_:
-        if values or set_ or explain:
-            raise UsageError("--values, --set and --explain score one customer, not --all")
         with progress(renderer, "scoring customers", unit="customers") as on_progress:
             result = scores.score_all(
                 app.settings, at=when, save=save, lock_timeout=lock_timeout, on_progress=on_progress
@@ -115,8 +132,6 @@ def score(
         return
 
     assert slug is not None
-    if save or fail_under is not None:
-        raise UsageError("--save and --fail-under go with --all")
     given = None
     if values is not None:
         source = sys.stdin.buffer if values == "-" else Path(values)
