@@ -32,6 +32,7 @@ from kpictl.rangefiles.model import Catalog, KpiRange, Problem, RangeFile, Range
 from kpictl.rangefiles.rules import SLUG_RE, control_character
 from kpictl.rangefiles.yamlstrict import MAX_BYTES
 from kpictl.settings import DEFAULT_LOCK_TIMEOUT, Settings, applied_by
+from kpictl.timestamps import iso_or_none
 
 # -- init ----------------------------------------------------------------------------
 
@@ -446,7 +447,7 @@ def list_customers(settings: Settings) -> list[CustomerInfo]:
         CustomerInfo(
             c.slug,
             c.name,
-            c.created_at.isoformat() if c.created_at else None,
+            iso_or_none(c.created_at),
             counts.get(c.customer_id, 0),
         )
         for c in sorted(found.values(), key=lambda c: c.slug)

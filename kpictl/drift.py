@@ -31,6 +31,7 @@ from kpictl.plan import Plan, RowChange, ScopePlan, StoredRange, diff_rows
 from kpictl.rangefiles.loader import CUSTOMERS_DIR, DEFAULTS_FILE
 from kpictl.rangefiles.model import Problem, RangeFile
 from kpictl.settings import Settings
+from kpictl.timestamps import iso_or_none
 
 DEFAULTS_SCOPE = "defaults"
 """What ``--against`` takes for the system defaults (a customer slug can't be meant there)."""
@@ -62,7 +63,7 @@ class Revision:
         return {
             "scope": self.scope,
             "version": self.version,
-            "applied_at": self.applied_at.isoformat() if self.applied_at else None,
+            "applied_at": iso_or_none(self.applied_at),
             "applied_by": self.applied_by,
             "adds": self.adds,
             "changes": self.changes,

@@ -45,6 +45,7 @@ from kpictl.rangefiles.model import (
     Scoring,
 )
 from kpictl.settings import Settings
+from kpictl.timestamps import iso
 
 _POINTS_ORDER = ("healthy", "risk", "critical")
 _PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_.\- ]*")
@@ -206,7 +207,7 @@ def _catalog(settings: Settings) -> Catalog | None:
 
 
 def _when(value: datetime | None) -> str:
-    return value.isoformat(timespec="seconds") if value else "at an unknown time"
+    return iso(value) if value else "at an unknown time"
 
 
 def export(

@@ -667,7 +667,7 @@ def render_history(renderer: Renderer, revisions: Sequence[Revision], output: Ou
         table.add_row(
             rev.scope or "(defaults)",
             f"v{rev.version}",
-            rev.applied_at.isoformat(timespec="seconds") if rev.applied_at else "",
+            _iso_text(rev.applied_at) if rev.applied_at else "",
             rev.applied_by,
             str(rev.adds),
             str(rev.changes),
@@ -771,10 +771,10 @@ def _score_text(score: float) -> str:
 
 
 def _iso_text(value: Any) -> str:
-    """A time for a table: ISO 8601 UTC, to the second (JSON keeps the full precision)."""
-    from kpictl.scoring import iso
+    """A time: ISO 8601 UTC, to the second, with a Z (kpictl.timestamps)."""
+    from kpictl.timestamps import iso
 
-    return iso(value.replace(microsecond=0))
+    return iso(value)
 
 
 def _operand(value: Any) -> str:
@@ -785,10 +785,6 @@ def _operand(value: Any) -> str:
 def _value_origin(kpi: Any, *, short: bool = False) -> str:
     """Where a value comes from: its observation's time, --set or --values."""
     if kpi.value_source == "observation" and kpi.observed_at is not None:
-        if short:  # a table cell: UTC to the minute (JSON has the exact time)
-            from kpictl.observations import as_utc
-
-            return f"{as_utc(kpi.observed_at):%Y-%m-%d %H:%M}"
         return _iso_text(kpi.observed_at)
     return {"set": "--set", "values": "--values"}.get(kpi.value_source, kpi.value_source)
 

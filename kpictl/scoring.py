@@ -15,12 +15,13 @@ import math
 from array import array
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from kpictl.bands import BAND_STATUSES, SEVERITY, Status, band_of, is_alert
 from kpictl.errors import MissingValues
 from kpictl.rangefiles.model import Band, KpiRange, Scoring
+from kpictl.timestamps import iso as iso  # the one time format (re-exported)
 
 HEALTH_SCORE = "health_score"
 DEFAULT_POINTS: dict[str, float] = {"healthy": 100.0, "risk": 50.0, "critical": 0.0}
@@ -385,14 +386,6 @@ def _no_scorable(counted: list[KpiScore], skipped: list[Skipped]) -> str:
 
 def _fmt(value: float) -> str:
     return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(value)
-
-
-def iso(value: datetime) -> str:
-    """ISO 8601 in UTC with a Z: 2026-11-27T06:00:00Z (a naive time is taken as UTC)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    text = value.astimezone(timezone.utc).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -107,8 +107,7 @@ def export(
     from kpictl import export as exporting
     from kpictl.render import write_document
 
-    refuse_together(("--customer", customer), ("--defaults", defaults))
-    app = app_context(ctx)
+    app = app_context(ctx)  # export itself refuses --customer with --defaults, naming both
     result = exporting.export(app.settings, customer=customer, defaults=defaults)
     if not result.recorded:
         app.renderer.warning(

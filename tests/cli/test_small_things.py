@@ -22,7 +22,6 @@ CONFLICTS = [
     (["diff", "--customer", "acme", "--defaults"], "--customer", "--defaults"),
     (["list", "--customer", "x", "--defaults"], "--customer", "--defaults"),
     (["list", "--own", "--defaults"], "--own", "--defaults"),
-    (["export", "--customer", "acme", "--defaults"], "--customer", "--defaults"),
     (["history", "--customer", "acme", "--defaults"], "--customer", "--defaults"),
 ]
 
