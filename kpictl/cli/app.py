@@ -10,6 +10,7 @@ script or by a test's ``CliRunner().invoke(app, ...)``.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from typing import Annotated
 import typer
 
 from kpictl import __version__
-from kpictl.cli import Terminated
+from kpictl.cli import SIGNALS_RECEIVED, Terminated
 from kpictl.cli import main as main  # the console script (kpictl.cli.main)
 from kpictl.cli.context import AppContext, RunState
 from kpictl.errors import EXIT_PROBLEM, EXIT_USAGE, KpictlError, RangeFilesInvalid
@@ -62,8 +63,14 @@ def errors_translated(ctx: typer.Context) -> Iterator[None]:
                 f"kpictl {option}{GLOBAL_OPTIONS[option]} {ctx.invoked_subcommand} ...",
             )
             raise typer.Exit(EXIT_USAGE) from None
+        if isinstance(exc, typer.BadParameter):  # a value Typer could not convert
+            where = getattr(getattr(exc, "ctx", None), "command_path", None) or "kpictl"
+            _renderer(ctx).error(_mask(ctx, exc.format_message()), f"{where} --help")
+            raise typer.Exit(EXIT_USAGE) from None
         raise
     except KpictlError as exc:
+        if SIGNALS_RECEIVED:  # a driver's error made of the KeyboardInterrupt (COPY)
+            raise _interrupted(ctx, SIGNALS_RECEIVED[0] == signal.SIGTERM) from None
         if os.environ.get("KPICTL_DEBUG"):
             raise
         renderer = _renderer(ctx)
@@ -73,25 +80,42 @@ def errors_translated(ctx: typer.Context) -> Iterator[None]:
         raise typer.Exit(exc.exit_code) from None
     except BrokenPipeError:
         raise typer.Exit(_closed_output(ctx)) from None
+    except UnicodeEncodeError as exc:
+        if "surrogates" not in exc.reason:  # not an argument's undecodable bytes: a bug
+            raise _unexpected(ctx, exc) from None
+        _renderer(ctx).error(
+            "an argument is not valid UTF-8", "kpictl takes its arguments in UTF-8"
+        )
+        raise typer.Exit(EXIT_USAGE) from None
     except SystemExit as exc:
         # Rich's Console meets a closed pipe with SystemExit(1) (Console.on_broken_pipe)
         if isinstance(exc.__context__, BrokenPipeError):
             raise typer.Exit(_closed_output(ctx)) from None
         raise
     except KeyboardInterrupt as exc:
-        terminated = isinstance(exc, Terminated)
-        message, hint = _run_state(ctx).interrupted("terminated" if terminated else "interrupted")
-        _renderer(ctx).error(message, hint)
-        raise typer.Exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED) from None
+        raise _interrupted(ctx, isinstance(exc, Terminated)) from None
     except Exception as exc:
-        # Not an expected error: say so in one line, without a traceback.
-        if os.environ.get("KPICTL_DEBUG"):
-            raise
-        _renderer(ctx).error(
-            f"unexpected {type(exc).__name__}: {_mask(ctx, str(exc))}",
-            "run again with KPICTL_DEBUG=1 for the traceback, and report it",
-        )
-        raise typer.Exit(EXIT_PROBLEM) from None
+        if SIGNALS_RECEIVED:
+            raise _interrupted(ctx, SIGNALS_RECEIVED[0] == signal.SIGTERM) from None
+        raise _unexpected(ctx, exc) from None
+
+
+def _interrupted(ctx: typer.Context, terminated: bool) -> typer.Exit:
+    """Ctrl-C (130) or SIGTERM (143), with a message that fits the command."""
+    message, hint = _run_state(ctx).interrupted("terminated" if terminated else "interrupted")
+    _renderer(ctx).error(message, hint)
+    return typer.Exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
+
+
+def _unexpected(ctx: typer.Context, exc: Exception) -> BaseException:
+    """A bug: one "unexpected" line without a traceback (KPICTL_DEBUG=1: the exception)."""
+    if os.environ.get("KPICTL_DEBUG"):
+        return exc
+    _renderer(ctx).error(
+        f"unexpected {type(exc).__name__}: {_mask(ctx, str(exc))}",
+        "run again with KPICTL_DEBUG=1 for the traceback, and report it",
+    )
+    return typer.Exit(EXIT_PROBLEM)
 
 
 def _closed_output(ctx: typer.Context) -> int:
