@@ -1,8 +1,8 @@
 """Completion in the real shells, installed the way README says: bash, zsh and fish run
 in tmux, TAB is pressed after a partial slug or KPI name, and the screen is read.
 
-The shells come from scripts/ensure-shells (Debian's packages): in CI a missing shell
-is installed, elsewhere its tests are skipped with the reason."""
+The shells and tmux come from scripts/ensure-shells (Debian's packages): in CI a missing
+one is installed, elsewhere its tests are skipped with the reason."""
 
 from __future__ import annotations
 
@@ -26,8 +26,6 @@ def need(program: str) -> str:
     found = shutil.which(program)
     if found is None and os.environ.get("CI"):
         subprocess.run([str(REPO / "scripts" / "ensure-shells")], check=True)
-        if program == "tmux" and not shutil.which("tmux"):
-            subprocess.run(["apt-get", "install", "-y", "-qq", "tmux"], check=True)
         found = shutil.which(program)
     if found is None:
         pytest.skip(f"{program} is not installed (scripts/ensure-shells installs the shells)")
