@@ -9,6 +9,7 @@ from kpictl.db import engine as db
 from kpictl.errors import UsageError
 from kpictl.rangefiles.rules import SLUG_RE, control_character
 from kpictl.settings import DEFAULT_LOCK_TIMEOUT, Settings
+from kpictl.times import iso_or_none
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +36,7 @@ def list_customers(settings: Settings) -> list[CustomerInfo]:
         CustomerInfo(
             c.slug,
             c.name,
-            c.created_at.isoformat() if c.created_at else None,
+            iso_or_none(c.created_at),
             counts.get(c.customer_id, 0),
         )
         for c in sorted(found.values(), key=lambda c: c.slug)

@@ -1,4 +1,6 @@
-"""Times as kpictl stores and compares them: aware, in UTC."""
+"""Times: as kpictl stores and compares them (aware, in UTC), and the one format of a
+time in its output: ISO 8601 in UTC, to the second, with a Z (``2026-11-30T19:12:50Z``),
+in tables, messages, JSON, YAML and CSV alike."""
 
 from __future__ import annotations
 
@@ -15,3 +17,12 @@ def as_utc(value: datetime) -> datetime:
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def iso(value: datetime) -> str:
+    """``value`` as 2026-11-27T06:00:00Z; a naive time (SQLite gives those back) is UTC."""
+    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_or_none(value: datetime | None) -> str | None:
+    return None if value is None else iso(value)

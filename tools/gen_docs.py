@@ -15,8 +15,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import click
+from typing import Any
 
 WIDTH = 88
 DEFAULT_PATH = Path("docs") / "commands.md"
@@ -28,7 +27,7 @@ class CommandDoc:
     """One command of the tree: its full name (``kpictl customers add``) and help."""
 
     name: str
-    command: click.Command
+    command: Any  # the Click-style command Typer builds (Typer vendors its own Click)
     help: str
     short_help: str
     is_group: bool
@@ -38,7 +37,7 @@ class CommandDoc:
         return self.name.replace(" ", "-")
 
 
-def root_command() -> click.Command:
+def root_command() -> Any:
     """The click command behind the Typer app, every command registered."""
     import typer
 
@@ -47,17 +46,15 @@ def root_command() -> click.Command:
     return typer.main.get_command(app)
 
 
-def walk(
-    command: click.Command | None = None, ctx: click.Context | None = None
-) -> Iterator[CommandDoc]:
+def walk(command: Any = None, ctx: Any = None) -> Iterator[CommandDoc]:
     """Every command and group, depth first, in the order of ``kpictl --help``."""
     if command is None:
         command = root_command()
     if ctx is None:
-        ctx = click.Context(
+        ctx = command.context_class(
             command, info_name="kpictl", terminal_width=WIDTH, max_content_width=WIDTH
         )
-    is_group = isinstance(command, click.Group)
+    is_group = hasattr(command, "list_commands")
     yield CommandDoc(
         name=ctx.command_path,
         command=command,
@@ -65,12 +62,12 @@ def walk(
         short_help=command.get_short_help_str(limit=WIDTH),
         is_group=is_group,
     )
-    if isinstance(command, click.Group):
+    if is_group:
         for name in command.list_commands(ctx):
             sub = command.get_command(ctx, name)
             if sub is None or sub.hidden:
                 continue
-            yield from walk(sub, click.Context(sub, info_name=name, parent=ctx))
+            yield from walk(sub, sub.context_class(sub, info_name=name, parent=ctx))
 
 
 def reference() -> str:

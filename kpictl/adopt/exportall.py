@@ -26,6 +26,7 @@ from kpictl.rangefiles import load_catalog, load_range_file
 from kpictl.rangefiles.model import Catalog, KpiRange, Problem, Scoring
 from kpictl.rangefiles.rules import CATALOG_FILE, CUSTOMERS_DIR, DEFAULTS_FILE
 from kpictl.settings import Settings
+from kpictl.times import iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,7 @@ def _comment(version: int, applied_at: datetime | None, applied_by: str | None) 
             "Exported by kpictl from the database. No revision is recorded for this scope: "
             "version 1 is a placeholder."
         )
-    when = applied_at.isoformat(timespec="seconds") if applied_at else "at an unknown time"
+    when = iso(applied_at) if applied_at else "at an unknown time"
     return (
         f"Exported by kpictl from the database: version {version}, applied {when} by {applied_by}."
     )

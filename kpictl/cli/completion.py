@@ -8,17 +8,22 @@ completes nothing.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-import click
+import typer
 
+from kpictl.errors import KpictlError
 from kpictl.settings import Settings
 
 
-def ranges_dir(ctx: click.Context) -> Path:
+def ranges_dir(ctx: typer.Context) -> Path:
     """The ranges dir the command line names (--ranges, else KPICTL_RANGES_DIR, else ranges)."""
     given = ctx.find_root().params.get("ranges")
-    return Settings.resolve(ranges=given).ranges_dir
+    try:
+        return Settings.resolve(ranges=given).ranges_dir
+    except KpictlError:  # an empty KPICTL_RANGES_DIR: complete nothing, say nothing
+        return Path(os.devnull)
 
 
 def customer_slugs(directory: Path) -> list[str]:
@@ -66,7 +71,7 @@ def _kpi_help(spec: object) -> str:
     return text if isinstance(text, str) else unit if isinstance(unit, str) else ""
 
 
-def complete_customer(ctx: click.Context, incomplete: str) -> list[str]:
+def complete_customer(ctx: typer.Context, incomplete: str) -> list[str]:
     """Customer slugs that start with what was typed (and were not given already)."""
     given = ctx.params.get("customer")
     chosen = set(given) if isinstance(given, (list, tuple)) else set()
@@ -77,14 +82,14 @@ def complete_customer(ctx: click.Context, incomplete: str) -> list[str]:
     ]
 
 
-def complete_kpi(ctx: click.Context, incomplete: str) -> list[tuple[str, str]]:
+def complete_kpi(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
     """KPI names of the catalog that start with what was typed, with their description."""
     return [
         (name, text) for name, text in kpi_names(ranges_dir(ctx)) if name.startswith(incomplete)
     ]
 
 
-def complete_kpi_assignment(ctx: click.Context, incomplete: str) -> list[tuple[str, str]]:
+def complete_kpi_assignment(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
     """``KPI=`` for options that take KPI=VALUE (score --set), from the catalog."""
     if "=" in incomplete:
         return []

@@ -31,8 +31,8 @@ def list_customers(ctx: typer.Context, output: Output = OutputFormat.table) -> N
 @app.command("add")
 def add(
     ctx: typer.Context,
-    slug: Annotated[str, typer.Argument(help="The customer's slug, e.g. acme.")],
-    name: Annotated[str, typer.Option("--name", help="Display name.")],
+    slug: Annotated[str, typer.Argument(metavar="SLUG", help="The customer's slug, e.g. acme.")],
+    name: Annotated[str, typer.Option("--name", metavar="NAME", help="Display name.")],
 ) -> None:
     """Add a customer with no ranges of its own (it sees the defaults).
 
@@ -50,7 +50,7 @@ def add(
 @app.command("remove")
 def remove(
     ctx: typer.Context,
-    slug: Annotated[str, typer.Argument(help="The customer's slug.")],
+    slug: Annotated[str, typer.Argument(metavar="SLUG", help="The customer's slug.")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Remove a customer and everything of it: ranges, observations, scores, revisions.

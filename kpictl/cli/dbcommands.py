@@ -7,7 +7,15 @@ from typing import Annotated, Any
 import typer
 
 from kpictl.cli.completion import complete_customer, complete_kpi
-from kpictl.cli.context import DEFAULT_LOCK, CustomerOpt, LockTimeout, Output, app_context
+from kpictl.cli.context import (
+    DEFAULT_LOCK,
+    CustomerOpt,
+    LockTimeout,
+    Output,
+    app_context,
+    refuse_together,
+)
+from kpictl.errors import UsageError
 from kpictl.render import OutputFormat, plan_changes, render_seed_changes
 
 
@@ -59,6 +67,8 @@ def seed(
     """
     from kpictl import api
 
+    refuse_together(("--all", all_), ("--customer", customer))
+    refuse_together(("--all", all_), ("--defaults", defaults))
     app = app_context(ctx)
     renderer = app.renderer
     # the plan arrives a chunk at a time: a table is shown once it is whole and valid,
@@ -117,6 +127,7 @@ def list_(
         typer.Option(
             "--customer",
             "-c",
+            metavar="SLUG",
             help="Show this customer's effective ranges.",
             autocompletion=complete_customer,
         ),
@@ -124,7 +135,8 @@ def list_(
     own: Annotated[bool, typer.Option("--own", help="With --customer: only its own rows.")] = False,
     defaults: Annotated[bool, typer.Option("--defaults", help="Only the system defaults.")] = False,
     kpi: Annotated[
-        str | None, typer.Option("--kpi", help="Only this KPI.", autocompletion=complete_kpi)
+        str | None,
+        typer.Option("--kpi", metavar="KPI", help="Only this KPI.", autocompletion=complete_kpi),
     ] = None,
     output: Output = OutputFormat.table,
 ) -> None:
@@ -136,6 +148,10 @@ def list_(
     """
     from kpictl import api
 
+    refuse_together(("--customer", customer), ("--defaults", defaults))
+    refuse_together(("--own", own), ("--defaults", defaults))
+    if own and not customer:
+        raise UsageError("--own needs --customer", hint="kpictl list --customer acme --own")
     app = app_context(ctx)
     rows = api.list_ranges(app.settings, customer=customer, own=own, defaults=defaults, kpi=kpi)
     if customer and not own:

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from kpictl.cli.context import CustomerOpt, Output, app_context
+from kpictl.cli.completion import complete_customer
+from kpictl.cli.context import CustomerOpt, Output, app_context, refuse_together
 from kpictl.errors import EXIT_PROBLEM
 from kpictl.render import OutputFormat
 
@@ -57,6 +58,9 @@ def diff(
         if comparison.differs:
             raise typer.Exit(EXIT_PROBLEM)
         return
+    refuse_together(("--all", all_), ("--customer", customer))
+    refuse_together(("--all", all_), ("--defaults", defaults))
+    refuse_together(("--customer", customer), ("--defaults", defaults))
     report = api.diff(app.settings, customers=customer or [], defaults=defaults, all=all_)
     app.renderer.problems(report.warnings)
     render_drift(app.renderer, report, output)
@@ -67,7 +71,14 @@ def diff(
 def export(
     ctx: typer.Context,
     customer: Annotated[
-        str | None, typer.Option("--customer", "-c", help="Export this customer's file.")
+        str | None,
+        typer.Option(
+            "--customer",
+            "-c",
+            metavar="SLUG",
+            help="Export this customer's file.",
+            autocompletion=complete_customer,
+        ),
     ] = None,
     defaults: Annotated[
         bool, typer.Option("--defaults", help="Export the system defaults.")
@@ -77,6 +88,7 @@ def export(
         typer.Option(
             "--output-file",
             help="Write the file here instead of to standard output.",
+            metavar="FILE",
             dir_okay=False,
             show_default=False,
         ),
@@ -143,14 +155,28 @@ def export(
 def history(
     ctx: typer.Context,
     customer: Annotated[
-        str | None, typer.Option("--customer", "-c", help="Only this customer's revisions.")
+        str | None,
+        typer.Option(
+            "--customer",
+            "-c",
+            metavar="SLUG",
+            help="Only this customer's revisions.",
+            autocompletion=complete_customer,
+        ),
     ] = None,
     defaults: Annotated[
         bool, typer.Option("--defaults", help="Only the system defaults' revisions.")
     ] = False,
     limit: Annotated[
         int | None,
-        typer.Option("--limit", "-n", min=1, help="Show at most N revisions.", show_default=False),
+        typer.Option(
+            "--limit",
+            "-n",
+            min=1,
+            metavar="N",
+            help="Show at most N revisions.",
+            show_default=False,
+        ),
     ] = None,
     output: Output = OutputFormat.table,
 ) -> None:
@@ -163,6 +189,7 @@ def history(
     from kpictl import api
     from kpictl.render import render_history
 
+    refuse_together(("--customer", customer), ("--defaults", defaults))
     app = app_context(ctx)
     revisions = api.history(app.settings, customer=customer, defaults=defaults, limit=limit)
     render_history(app.renderer, revisions, output)

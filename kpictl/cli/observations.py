@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from kpictl.cli.completion import complete_customer, complete_kpi
 from kpictl.cli.context import DEFAULT_LOCK, LockTimeout, Output, app_context
 from kpictl.render import OutputFormat
 
@@ -60,8 +61,20 @@ def import_(
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    customer: Annotated[str, typer.Option("--customer", "-c", help="The customer's slug.")],
-    kpi: Annotated[str | None, typer.Option("--kpi", help="Only this KPI.")] = None,
+    customer: Annotated[
+        str,
+        typer.Option(
+            "--customer",
+            "-c",
+            metavar="SLUG",
+            help="The customer's slug.",
+            autocompletion=complete_customer,
+        ),
+    ],
+    kpi: Annotated[
+        str | None,
+        typer.Option("--kpi", metavar="KPI", help="Only this KPI.", autocompletion=complete_kpi),
+    ] = None,
     output: Output = OutputFormat.table,
 ) -> None:
     """Show a customer's observations, by KPI then time.

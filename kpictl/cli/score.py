@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from kpictl.cli.context import DEFAULT_LOCK, LockTimeout, Output, app_context
+from kpictl.cli.completion import complete_customer, complete_kpi_assignment
+from kpictl.cli.context import DEFAULT_LOCK, LockTimeout, Output, app_context, refuse_together
 from kpictl.errors import EXIT_PROBLEM, UsageError
 from kpictl.render import OutputFormat, fmt_num, score_text
 
@@ -18,7 +19,12 @@ def score(
     ctx: typer.Context,
     slug: Annotated[
         str | None,
-        typer.Argument(help="The customer to score (or --all).", show_default=False),
+        typer.Argument(
+            metavar="SLUG",
+            help="The customer to score (or --all).",
+            show_default=False,
+            autocompletion=complete_customer,
+        ),
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Score every customer.")] = False,
     at: Annotated[
@@ -45,6 +51,7 @@ def score(
         typer.Option(
             "--set",
             metavar="KPI=VALUE",
+            autocompletion=complete_kpi_assignment,
             help="KPI=VALUE; overrides observations and --values (repeat for several).",
             show_default=False,
         ),
@@ -92,12 +99,26 @@ def score(
 
     app = app_context(ctx)
     renderer = app.renderer
-    if all_ == (slug is not None):
-        raise UsageError("name one customer, or use --all", hint="kpictl score data-center")
+    one = "name one customer, or use --all"
+    refuse_together(("SLUG", slug), ("--all", all_), why=one)
+    if not all_ and slug is None:
+        raise UsageError(one, hint="kpictl score data-center")
+    single: list[tuple[str, object]] = [
+        ("--values", values),
+        ("--set", set_),
+        ("--explain", explain),
+    ]
+    for option, value in single:
+        refuse_together(("--all", all_), (option, value), why=f"{option} scores one customer")
+    board: list[tuple[str, object]] = [
+        ("--save", save),
+        ("--fail-under", fail_under),
+        ("--allow-insufficient", allow_insufficient),
+    ]
+    for option, value in board:
+        refuse_together(("SLUG", slug), (option, value), why=f"{option} goes with --all")
     when = inputs_given.parse_at(at)
     if all_:
-        if values or set_ or explain:
-            raise UsageError("--values, --set and --explain score one customer, not --all")
         if fail_under is not None and not math.isfinite(fail_under):
             raise UsageError(f"--fail-under must be a finite number, got {fail_under}")
         if allow_insufficient and fail_under is None:
@@ -136,8 +157,6 @@ def score(
         return
 
     assert slug is not None
-    if save or fail_under is not None or allow_insufficient:
-        raise UsageError("--save, --fail-under and --allow-insufficient go with --all")
     given = None
     if values is not None:
         source = sys.stdin.buffer if values == "-" else Path(values)

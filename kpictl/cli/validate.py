@@ -17,6 +17,7 @@ def validate(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
+            metavar="PATH",
             help="Files or directories to check [default: the ranges directory].",
             show_default=False,
         ),

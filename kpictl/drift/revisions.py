@@ -16,7 +16,7 @@ from kpictl.db import engine as db
 from kpictl.db.schema import range_revisions
 from kpictl.errors import UsageError
 from kpictl.settings import Settings
-from kpictl.times import as_utc
+from kpictl.times import as_utc, iso_or_none
 
 RR = range_revisions
 
@@ -40,7 +40,7 @@ class Revision:
         return {
             "scope": self.scope,
             "version": self.version,
-            "applied_at": self.applied_at.isoformat() if self.applied_at else None,
+            "applied_at": iso_or_none(self.applied_at),
             "applied_by": self.applied_by,
             "adds": self.adds,
             "changes": self.changes,

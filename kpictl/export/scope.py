@@ -19,6 +19,7 @@ from kpictl.rangefiles.model import KpiRange, Problem, Scoring
 from kpictl.rangefiles.rangedir import RangeDir
 from kpictl.rangefiles.rules import CUSTOMERS_DIR, DEFAULTS_FILE
 from kpictl.settings import Settings
+from kpictl.times import iso
 
 
 @dataclass(slots=True)
@@ -39,7 +40,7 @@ class ExportResult:
 
 
 def _when(value: datetime | None) -> str:
-    return value.isoformat(timespec="seconds") if value else "at an unknown time"
+    return iso(value) if value else "at an unknown time"
 
 
 def export(

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from kpictl.render.console import OutputFormat, Renderer
 from kpictl.render.csvout import CSV_HEADERS, write_csv
+from kpictl.times import iso
 
 if TYPE_CHECKING:
     from kpictl.drift import Revision
@@ -32,7 +33,7 @@ def render_history(renderer: Renderer, revisions: Sequence[Revision], output: Ou
         table.add_row(
             rev.scope or "(defaults)",
             f"v{rev.version}",
-            rev.applied_at.isoformat(timespec="seconds") if rev.applied_at else "",
+            iso(rev.applied_at) if rev.applied_at else "",
             rev.applied_by,
             str(rev.adds),
             str(rev.changes),

@@ -78,7 +78,7 @@ def render_score_card(
     for kpi in card.kpis:
         cells: list[Cell] = [kpi.kpi_name, fmt_num(kpi.value)]
         if per_row:
-            cells.append(_value_origin(kpi, short=True))
+            cells.append(_value_origin(kpi))
         cells += [band_text(kpi.band), Styled(kpi.status, STATUS_STYLE.get(kpi.status))]
         cells += [fmt_num(kpi.term)] if regression else [fmt_num(kpi.weight), fmt_num(kpi.points)]
         table.add_row(*cells, kpi.source or "")
@@ -105,10 +105,10 @@ def render_score_card(
 
 
 def _iso_text(value: datetime) -> str:
-    """A time for a table: ISO 8601 UTC, to the second (JSON keeps the full precision)."""
-    from kpictl.scoring import iso
+    """A time: ISO 8601 UTC, to the second, with a Z (kpictl.times)."""
+    from kpictl.times import iso
 
-    return iso(value.replace(microsecond=0))
+    return iso(value)
 
 
 def coverage_text(coverage: float | None) -> str:
@@ -124,13 +124,9 @@ def _operand(value: float | None) -> str:
     return f"({text})" if text.startswith("-") else text
 
 
-def _value_origin(kpi: KpiScore, *, short: bool = False) -> str:
+def _value_origin(kpi: KpiScore) -> str:
     """Where a value comes from: its observation's time, --set or --values."""
     if kpi.value_source == "observation" and kpi.observed_at is not None:
-        if short:  # a table cell: UTC to the minute (JSON has the exact time)
-            from kpictl.observations import as_utc
-
-            return f"{as_utc(kpi.observed_at):%Y-%m-%d %H:%M}"
         return _iso_text(kpi.observed_at)
     return {"set": "--set", "values": "--values"}.get(kpi.value_source, kpi.value_source)
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from kpictl.errors import InvalidInput, MissingValues
+from kpictl.numbers import fmt_num
 from kpictl.rangefiles.model import Band, KpiRange, Scoring
 from kpictl.scoring.arithmetic import (
     DIGITS,
@@ -35,6 +36,8 @@ from kpictl.scoring.arithmetic import (
     weighted_mean,
 )
 from kpictl.scoring.bands import SEVERITY, Status, classify, compile_range, is_alert
+from kpictl.times import iso as iso  # re-exported: kpictl.scoring.iso
+from kpictl.times import iso_or_none
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,17 +415,5 @@ def _no_scorable(counted: list[KpiScore], skipped: list[Skipped]) -> str:
     return f"no scorable KPI ({why or 'no ranges and no values'})"
 
 
-def _fmt(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(value)
-
-
-def iso(value: datetime) -> str:
-    """ISO 8601 in UTC with a Z: 2026-11-27T06:00:00Z (a naive time is taken as UTC)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    text = value.astimezone(timezone.utc).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else iso(value)
+_fmt = fmt_num  # the one number formatter
+_iso = iso_or_none  # the one time format (kpictl.times)

@@ -18,6 +18,7 @@ from kpictl.rangefiles.model import Band, KpiRange
 from kpictl.scoring import KpiScore, ScoreCard
 from kpictl.scoring.bands import BAND_STATUSES, Status
 from kpictl.serve.reads import Card
+from kpictl.times import iso
 
 STATUS_WORDS = {
     "healthy": "Healthy",
@@ -96,7 +97,7 @@ def _header(card: Card, score: ScoreCard | None) -> str:
         out.append("</div>")
         meta = [f"{score.model} model"]
         if score.at is not None:
-            meta.append(f"at {score.at.replace(microsecond=0).isoformat()}")
+            meta.append(f"at {iso(score.at)}")
         coverage = getattr(score, "coverage", None)
         if isinstance(coverage, (int, float)):
             meta.append(f"coverage {coverage:.0%}")

@@ -18,6 +18,7 @@ from kpictl.db.schema import api_tokens, customers
 from kpictl.errors import InvalidInput, UsageError
 from kpictl.rangefiles.rules import control_character
 from kpictl.settings import DEFAULT_LOCK_TIMEOUT, Settings
+from kpictl.times import iso_or_none
 from kpictl.tokens.secret import new_token, same_hash, token_hash, well_formed
 
 T = api_tokens
@@ -37,7 +38,7 @@ def _utc(value: datetime | None) -> datetime | None:
 
 def _iso(value: datetime | None) -> str | None:
     value = _utc(value)
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
+    return iso_or_none(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,9 +62,12 @@ def test_kpi_names_from_the_catalog(ranges_dir: Path) -> None:
 
 
 def test_kpi_assignments_for_set_options(ranges_dir: Path) -> None:
-    import click
+    import typer
 
-    ctx = click.Context(click.Command("kpictl"), info_name="kpictl")
+    from kpictl.cli.app import app
+
+    command = typer.main.get_command(app)
+    ctx = command.context_class(command, info_name="kpictl")
     ctx.params["ranges"] = str(ranges_dir)
     assert complete_kpi_assignment(ctx, "error") == [
         ("error_rate_pct=", "Failed invocations, percent of all invocations (percent)")

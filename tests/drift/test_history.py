@@ -24,7 +24,8 @@ def test_history_newest_first_with_counts_and_sha(
     ]
     assert data[0]["applied_by"] == "ci-bot"
     assert re.fullmatch(r"[0-9a-f]{64}", data[0]["sha256"])
-    assert data[0]["applied_at"].endswith("+00:00")
+    # one time format everywhere (issue 13 §4): ISO 8601 UTC to the second, with a Z
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", data[0]["applied_at"])
     assert sql("SELECT sha256 FROM range_revisions WHERE scope = 'acme' AND version = 2") == [
         (data[0]["sha256"],)
     ]
