@@ -318,6 +318,8 @@ def _require_schema(engine: Engine, settings: Settings, *, optional: bool) -> st
     revision than this kpictl's: a read never migrates behind a read-only user's back."""
     with engine.connect() as conn:
         revision = current_revision(conn)
+        if revision is None and not optional:
+            _refuse_unmanaged_tables(conn)  # an application's tables: point to adopt
         conn.rollback()
     if revision == head_revision():
         return revision
