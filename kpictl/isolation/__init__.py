@@ -6,9 +6,10 @@ database sends back next to nothing, so memory stays flat as customers grow).
 
 The package: :mod:`.report` (what was found), :mod:`.checks` (the data checks),
 :mod:`.schemafacts` (constraints, indexes and cascades, read with the Inspector),
-:mod:`.rls` (PostgreSQL row-level security: catalog and probe) and :mod:`.junit`
-(the report as JUnit XML). Nothing here prints: :func:`verify_isolation` returns an
-:class:`IsolationReport`.
+:mod:`.rls` (PostgreSQL row-level security: the catalog), :mod:`.reach` (what the
+tenant role can reach) and :mod:`.probe` (reads and writes tried as the tenant role).
+JUnit XML is written by :mod:`kpictl.render.junit`. Nothing here prints:
+:func:`verify_isolation` returns an :class:`IsolationReport`.
 """
 
 from __future__ import annotations
