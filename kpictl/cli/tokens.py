@@ -14,17 +14,6 @@ from kpictl.render import OutputFormat
 
 app = typer.Typer(help="API tokens of kpictl serve.", no_args_is_help=True)
 
-COLUMNS = [
-    "token_id",
-    "customer",
-    "label",
-    "state",
-    "created_at",
-    "expires_at",
-    "last_used_at",
-    "revoked_at",
-]
-
 
 @app.command("issue")
 def issue(
@@ -98,7 +87,7 @@ def list_(
     if output == OutputFormat.table and not rows:
         ui.renderer.info("no tokens")
         return
-    ui.renderer.records(rows, output, columns=COLUMNS, csv="tokens list")
+    ui.renderer.records(rows, output, csv="tokens list")  # columns: the header of docs/csv.md
 
 
 @app.command("revoke")
