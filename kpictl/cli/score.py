@@ -116,7 +116,11 @@ def score(
         ("--allow-insufficient", allow_insufficient),
     ]
     for option, value in board:
-        refuse_together(("SLUG", slug), (option, value), why=f"{option} goes with --all")
+        refuse_together(
+            ("SLUG", slug),
+            (option, value),
+            why="--save, --fail-under and --allow-insufficient go with --all",
+        )
     when = inputs_given.parse_at(at)
     if all_:
         if fail_under is not None and not math.isfinite(fail_under):
@@ -149,7 +153,7 @@ def score(
                 renderer.error(
                     f"{len(short)} customer(s) have insufficient data (coverage under the "
                     "model's min_coverage): "
-                    + ", ".join(f"{s.customer} (coverage {s.coverage:g})" for s in short),
+                    + ", ".join(f"{s.customer} (coverage {fmt_num(s.coverage)})" for s in short),
                     hint="import their observations, or pass --allow-insufficient",
                 )
             if under or short:

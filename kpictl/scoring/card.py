@@ -225,7 +225,7 @@ class ScoreCard:
         out["status_from"] = (
             f"health_score range ({self.health_range_source})"
             if self.health_range is not None
-            else f"thresholds: healthy >= {HEALTHY_FROM:g}, risk >= {RISK_FROM:g}"
+            else f"thresholds: healthy >= {fmt_num(HEALTHY_FROM)}, risk >= {fmt_num(RISK_FROM)}"
         )
         out["status_by_score"] = self.status_by_score
         out["coverage"] = self.coverage
@@ -295,7 +295,7 @@ def score(
         status = classify(given.value, compile_range(kpi_range)) if kpi_range else None
         counted = model.model == "ranges" and status is not None
         if model.model == "ranges" and status is None:
-            skipped.append(Skipped(name, f"value {_fmt(given.value)} is in no band (a gap)"))
+            skipped.append(Skipped(name, f"value {fmt_num(given.value)} is in no band (a gap)"))
         kpis.append(
             KpiScore(
                 kpi_name=name,
@@ -415,5 +415,4 @@ def _no_scorable(counted: list[KpiScore], skipped: list[Skipped]) -> str:
     return f"no scorable KPI ({why or 'no ranges and no values'})"
 
 
-_fmt = fmt_num  # the one number formatter
 _iso = iso_or_none  # the one time format (kpictl.times)

@@ -152,7 +152,12 @@ def test_read_only_role_diff_plans_additions_and_creates_nothing(kpictl, db_url)
         assert tables(db_url) == set()
         # after init (by the owner), the reader reads
         kpictl("seed", "--all")
-        _admin(db_url, f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+        # a reader of all customers' rows needs BYPASSRLS (tests/isolation/test_reads_through_rls)
+        _admin(
+            db_url,
+            f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}",
+            f"ALTER ROLE {role} BYPASSRLS",
+        )
         after = reader("diff", "-o", "json", expect=None)
         assert after.exit_code in (0, 1), after.output
         assert json.loads(after.stdout)["schema_absent"] is False

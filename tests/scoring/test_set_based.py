@@ -41,7 +41,7 @@ def add_customers(settings: Settings, slugs: list[str]) -> None:
         lines.append(f"{slug},error_rate_pct,{i % 7},2026-11-27T06:00:00Z")
         lines.append(f"{slug},daily_invocations,{100 * i},2026-11-27T06:00:00Z")
     data = io.BytesIO(("\n".join(lines) + "\n").encode())
-    scores.import_observations(settings, data)
+    api.import_observations(settings, data)
 
 
 def test_score_all_runs_the_same_queries_for_3_or_40_customers(db_url, ranges_dir) -> None:
@@ -71,7 +71,7 @@ def test_an_import_is_a_fixed_number_of_statements(db_url, ranges_dir, repeated:
         )
         if repeated:
             rows += rows
-        return scores.import_observations(settings, io.BytesIO((header + rows).encode()))
+        return api.import_observations(settings, io.BytesIO((header + rows).encode()))
 
     _result, few = statements_of(lambda: run(5))
     result, many = statements_of(lambda: run(600))
