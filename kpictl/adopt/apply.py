@@ -13,6 +13,7 @@ from sqlalchemy import Column, Connection, MetaData, String, Table, bindparam, t
 
 from kpictl.adopt.inspect import CUSTOMERS
 from kpictl.adopt.plan import ADOPTED_TABLES, AdoptionPlan
+from kpictl.backends import backend_of
 from kpictl.db import schema
 from kpictl.db.rls import enable_row_level_security, scope_customers
 from kpictl.store import JsonText, bulk_insert
@@ -34,8 +35,7 @@ def apply_plan(conn: Connection, plan: AdoptionPlan, *, lock_timeout: float) -> 
     touched the table: that wait is bounded by ``lock_timeout`` seconds (then exit 3,
     nothing changed), never unbounded while the application's queries queue behind it.
     """
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{max(1, int(lock_timeout * 1000))}ms'")
+    backend_of(conn).set_lock_timeout(conn, lock_timeout)
     for step in plan.steps:
         if step.kind == "sql":
             for statement in step.sql:

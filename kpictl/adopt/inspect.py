@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, inspect, text
 
+from kpictl.backends import Backend, backend_for, backend_of
 from kpictl.db import engine as db
 
 CUSTOMERS = "customers"
@@ -86,8 +87,8 @@ class Found:
     owner: str | None = None  # of kpi_reference_ranges (PostgreSQL)
 
     @property
-    def postgresql(self) -> bool:
-        return self.dialect == "postgresql"
+    def backend(self) -> Backend:
+        return backend_for(self.dialect)
 
 
 def inspect_database(conn: Connection, *, slug_column: str | None = None) -> Found:
@@ -96,7 +97,7 @@ def inspect_database(conn: Connection, *, slug_column: str | None = None) -> Fou
     tables = set(inspector.get_table_names())
     managed = "alembic_version" in tables
     found = Found(
-        conn.dialect.name,
+        backend_of(conn).name,
         tables,
         db.current_revision(conn) if managed else None,
         managed,
@@ -122,17 +123,11 @@ def inspect_database(conn: Connection, *, slug_column: str | None = None) -> Fou
             "customer_id",
         ):
             found.fk_on_delete = str(fk.get("options", {}).get("ondelete") or "NO ACTION").upper()
-    if found.postgresql:
-        found.uq_nulls_not_distinct = bool(
-            conn.execute(
-                text(
-                    "SELECT ix.indnullsnotdistinct FROM pg_constraint con "
-                    "JOIN pg_index ix ON ix.indexrelid = con.conindid "
-                    "WHERE con.conrelid = to_regclass(:t) AND con.conname = :n"
-                ),
-                {"t": RANGES, "n": "uq_customer_kpi_name"},
-            ).scalar()
-        )
+    backend = found.backend
+    found.uq_nulls_not_distinct = backend.unique_nulls_not_distinct(
+        conn, RANGES, "uq_customer_kpi_name"
+    )
+    if backend.supports_rls:
         found.owner, found.grants = _pg_grants(conn)
     if not set(REQUIRED_CUSTOMER_COLUMNS) <= set(found.customer_columns) or not set(
         REQUIRED_RANGE_COLUMNS

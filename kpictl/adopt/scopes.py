@@ -48,7 +48,7 @@ def structural_faults(plan: AdoptionPlan, found: Found, slug_faults: list[SlugFa
         if cid is None:
             what = (
                 "uq_customer_kpi_name NULLS NOT DISTINCT"
-                if found.postgresql
+                if found.backend.nulls_not_distinct
                 else "uq_default_kpi_name"
             )
             plan.faults.append(

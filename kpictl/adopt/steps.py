@@ -26,6 +26,7 @@ from kpictl.adopt.inspect import (
 from kpictl.adopt.plan import ADOPTED_TABLES, FIRST_VERSION, AdoptionPlan, NotAdoptable, Step
 from kpictl.adopt.scopes import check_scopes, structural_faults
 from kpictl.adopt.slugs import SlugFault, SlugSource
+from kpictl.backends import Backend
 from kpictl.db import schema
 from kpictl.db.rls import POLICY, ROLE, TENANT_TABLES
 from kpictl.rangefiles.model import Catalog
@@ -98,7 +99,7 @@ def make_plan(
     """Everything adoption would do to ``found`` (already checked by check_adoptable)."""
     plan = AdoptionPlan(found.dialect, source, found.customers, dict(slugs), len(found.rows))
     plan.head = head
-    postgresql = found.postgresql
+    backend = found.backend
     stamp = now.strftime("%Y-%m-%d %H:%M:%S")
     q = dialect.identifier_preparer.quote
 
@@ -115,7 +116,7 @@ def make_plan(
         )
     )
     plan.steps.append(Step(CUSTOMERS, "+", "fill slug of every customer", kind="fill_slugs"))
-    if postgresql:
+    if backend.alters_constraints:
         sql: tuple[str, ...] = (f"ALTER TABLE {CUSTOMERS} ALTER COLUMN slug SET NOT NULL",)
         what = "slug NOT NULL"
     else:
@@ -129,7 +130,7 @@ def make_plan(
         )
         what = "slug NOT NULL (triggers: SQLite cannot add NOT NULL to a column)"
     plan.steps.append(Step(CUSTOMERS, "+", what, sql))
-    if postgresql:
+    if backend.alters_constraints:
         plan.steps.append(
             Step(
                 CUSTOMERS,
@@ -149,19 +150,19 @@ def make_plan(
         )
     for column in schema.customers.columns:
         if column.name not in found.customer_columns and column.name != "slug":
-            plan.steps.append(_add_column(CUSTOMERS, column, dialect, stamp))
+            plan.steps.append(_add_column(CUSTOMERS, column, dialect, backend, stamp))
 
     # kpi_reference_ranges: kpictl's columns, then its constraints and indexes
     for column in schema.kpi_reference_ranges.columns:
         if column.name not in found.range_columns:
-            plan.steps.append(_add_column(RANGES, column, dialect, stamp))
+            plan.steps.append(_add_column(RANGES, column, dialect, backend, stamp))
     uq = found.unique_constraints.get("uq_customer_kpi_name")
     if uq is not None and uq != PAIR:
         raise NotAdoptable(
             f"uq_customer_kpi_name covers {uq}, not {PAIR}: not the shape adopt knows"
         )
     nnd = "UNIQUE NULLS NOT DISTINCT (customer_id, kpi_name)"
-    if postgresql:
+    if backend.nulls_not_distinct:
         if uq is None:
             plan.steps.append(
                 Step(
@@ -260,7 +261,7 @@ def make_plan(
     new_tables = [t.name for t in schema.metadata.sorted_tables if t.name not in ADOPTED_TABLES]
     plan.steps.append(Step("tables", "+", ", ".join(new_tables), kind="tables"))
 
-    if postgresql:
+    if backend.supports_rls:
         _row_level_security(plan, found, q)
 
     structural_faults(plan, found, slug_faults)
@@ -291,7 +292,9 @@ def _type(column: Column[Any], dialect: Dialect) -> str:
     return str(column.type.compile(dialect=dialect))
 
 
-def _add_column(table: str, column: Column[Any], dialect: Dialect, stamp: str) -> Step:
+def _add_column(
+    table: str, column: Column[Any], dialect: Dialect, backend: Backend, stamp: str
+) -> Step:
     """ADD COLUMN with kpictl's default; SQLite cannot add a non-constant default, so a
     time column defaults to the time of adoption there."""
     parts = [dialect.identifier_preparer.quote(column.name), _type(column, dialect)]
@@ -304,7 +307,7 @@ def _add_column(table: str, column: Column[Any], dialect: Dialect, stamp: str) -
             sql = arg.text
         else:
             sql = str(arg.compile(dialect=dialect))  # type: ignore[union-attr]
-        if dialect.name == "sqlite" and not _constant(sql):
+        if not backend.expression_column_defaults and not _constant(sql):
             sql = f"'{stamp}'"
         parts.append(f"DEFAULT {sql}")
     elif not column.nullable:

@@ -19,8 +19,6 @@ __all__ = [
     "MergeCounts",
     "backend_for",
     "backend_of",
-    "is_postgresql",
-    "is_sqlite",
 ]
 
 _BACKENDS: dict[str, Backend] = {}
@@ -39,7 +37,8 @@ def backend_for(name: str) -> Backend:
 
             found = SQLiteBackend()
         else:
-            found = Backend()
+            found = Backend()  # the portable behaviour, under the database's own name
+            found.name = name
         _BACKENDS[name] = found
     return found
 
@@ -51,11 +50,3 @@ def backend_of(bind: Connection | Engine | URL) -> Backend:
     if isinstance(bind, URL):
         return backend_for(bind.get_backend_name())
     return backend_for(bind.dialect.name)
-
-
-def is_sqlite(bind: Connection | Engine) -> bool:
-    return bind.dialect.name == "sqlite"
-
-
-def is_postgresql(bind: Connection | Engine) -> bool:
-    return bind.dialect.name == "postgresql"

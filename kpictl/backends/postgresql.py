@@ -11,7 +11,21 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, URL, Connection, Engine, Table, create_engine, select, text
+from sqlalchemy import (
+    JSON,
+    URL,
+    Connection,
+    Engine,
+    Table,
+    and_,
+    case,
+    create_engine,
+    event,
+    func,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
@@ -20,7 +34,7 @@ from kpictl.backends.base import Backend, JsonText, MergeCounts, StagedBatch
 
 if TYPE_CHECKING:
     from kpictl.observations.csvread import CsvRow
-from kpictl.db.schema import kpi_observations
+from kpictl.db.schema import kpi_observations, kpi_reference_ranges
 from kpictl.db.tenant import CUSTOMER_SETTING, TENANT_ROLE
 from kpictl.rangefiles.model import BOUND_COLUMNS
 from kpictl.times import as_utc
@@ -39,6 +53,15 @@ class PostgreSQLBackend(Backend):
     name = "postgresql"
     supports_rls = True
     stage_batch = 5_000  # rows per piece of the one streamed COPY
+    schema_known = True
+    nulls_not_distinct = True
+    array_aggregates = True
+
+    def driver_url(self, url: URL) -> URL:
+        """Plain ``postgresql://`` means psycopg2."""
+        if url.drivername == "postgresql":
+            return url.set(drivername="postgresql+psycopg2")
+        return url
 
     def create_engine(self, url: URL, *, lock_seconds: float) -> Engine:
         return create_engine(
@@ -46,6 +69,34 @@ class PostgreSQLBackend(Backend):
             poolclass=NullPool,
             connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS, "application_name": "kpictl"},
         )
+
+    def serving_engine(
+        self,
+        url: URL,
+        *,
+        lock_seconds: float,
+        pool_size: int,
+        max_overflow: int,
+        pool_timeout: float,
+    ) -> Engine:
+        """A pool of read-only REPEATABLE READ sessions."""
+        engine = create_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+            connect_args={
+                "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+                "application_name": "kpictl-serve",
+            },
+        )
+
+        @event.listens_for(engine, "connect")
+        def _read_only(dbapi_connection: Any, _record: Any) -> None:
+            # psycopg2 puts these on each BEGIN: no extra round trip per request
+            dbapi_connection.set_session(isolation_level="REPEATABLE READ", readonly=True)
+
+        return engine
 
     # -- transactions and locks ---------------------------------------------------------
 
@@ -62,7 +113,7 @@ class PostgreSQLBackend(Backend):
             return
         if seconds <= 0:  # lock_timeout = 0 would mean "wait forever" to PostgreSQL
             raise lock_not_obtained(seconds)
-        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{max(1, int(seconds * 1000))}ms'")
+        self.set_lock_timeout(conn, seconds)
         try:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), key)
         except sa_exc.OperationalError as exc:
@@ -70,6 +121,12 @@ class PostgreSQLBackend(Backend):
                 raise lock_not_obtained(seconds) from exc
             raise
         conn.exec_driver_sql("SET LOCAL lock_timeout = DEFAULT")
+
+    def set_lock_timeout(self, conn: Connection, seconds: float) -> None:
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{max(1, int(seconds * 1000))}ms'")
+
+    def without_jit(self, conn: Connection) -> None:
+        conn.exec_driver_sql("SET LOCAL jit = off")
 
     @contextmanager
     def migration_lock(self, conn: Connection, seconds: float) -> Iterator[None]:
@@ -96,6 +153,35 @@ class PostgreSQLBackend(Backend):
     def leave_tenant(self, conn: Connection) -> None:
         conn.execute(text("SELECT set_config(:name, '', true)"), {"name": CUSTOMER_SETTING})
         conn.exec_driver_sql("SET LOCAL ROLE NONE")
+
+    def filtered_by_rls(
+        self, conn: Connection, tables: Sequence[str]
+    ) -> tuple[str, list[str]] | None:
+        row = conn.execute(_FILTERED_FOR_ME, {"tables": list(tables)}).one()
+        return str(row.me), list(row.tables or [])
+
+    def unique_nulls_not_distinct(self, conn: Connection, table: str, constraint: str) -> bool:
+        return bool(
+            conn.execute(
+                text(
+                    "SELECT ix.indnullsnotdistinct FROM pg_constraint con "
+                    "JOIN pg_index ix ON ix.indexrelid = con.conindid "
+                    "WHERE con.conrelid = to_regclass(:t) AND con.conname = :n"
+                ),
+                {"t": table, "n": constraint},
+            ).scalar()
+        )
+
+    # -- catalog -----------------------------------------------------------------------
+
+    def invalid_foreign_keys(self, conn: Connection, tables: Sequence[str]) -> set[tuple[str, str]]:
+        found = conn.execute(_NOT_VALID, {"tables": list(tables)})
+        return {(r.table_name, r.name) for r in found}
+
+    # -- scoring -----------------------------------------------------------------------
+
+    def compiled_ranges_sql(self) -> Any:
+        return compiled_ranges_sql()
 
     # -- bulk writes ---------------------------------------------------------------------
 
@@ -171,6 +257,44 @@ class PostgreSQLBackend(Backend):
         )
         return {None if scope == 0 else scope for (scope,) in found}
 
+
+def compiled_ranges_sql() -> Any:
+    """An own range row as :data:`kpictl.scoring.bands.CompiledRange`, made by the database (the
+    float8[] of (weight, min and max of each band), as ``compile_row``)."""
+    from sqlalchemy.dialects.postgresql import array
+
+    R = kpi_reference_ranges
+    nan: Any = literal_column("'NaN'::float8")
+    out: list[Any] = [R.c.weight]
+    for band in ("critical", "risk", "healthy"):
+        low, high = R.c[f"{band}_min"], R.c[f"{band}_max"]
+        missing = and_(low.is_(None), high.is_(None))
+        out.append(
+            case((missing, nan), else_=func.coalesce(low, literal_column("'-Infinity'::float8")))
+        )
+        out.append(
+            case((missing, nan), else_=func.coalesce(high, literal_column("'Infinity'::float8")))
+        )
+    return array(out)
+
+
+# the tables whose rows row-level security filters for the connecting role
+_FILTERED_FOR_ME = text(
+    """
+    SELECT current_user AS me,
+           array_agg(t ORDER BY t) FILTER (WHERE row_security_active(to_regclass(t))) AS tables
+    FROM unnest(CAST(:tables AS text[])) AS t
+    """
+)
+
+_NOT_VALID = text(
+    """
+    SELECT conrelid::regclass::text AS table_name, conname::text AS name
+    FROM pg_constraint
+    WHERE contype = 'f' AND NOT convalidated
+      AND conrelid IN (SELECT to_regclass(name) FROM unnest(CAST(:tables AS text[])) AS name)
+    """
+)
 
 # PostgreSQL: of the scopes whose files were not parsed (their bytes and the catalog's
 # hashed as recorded), those that cannot be confirmed unchanged: the latest revision is

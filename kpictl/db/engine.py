@@ -20,8 +20,6 @@ from sqlalchemy import URL, Connection, Engine, inspect, make_url
 from sqlalchemy import exc as sa_exc
 
 from kpictl.backends import backend_of
-from kpictl.backends import is_postgresql as is_postgresql  # isolation.py imports these here
-from kpictl.backends import is_sqlite as is_sqlite
 from kpictl.backends.postgresql import MIGRATE_LOCK_KEY as MIGRATE_LOCK_KEY
 from kpictl.backends.postgresql import SEED_LOCK_KEY as SEED_LOCK_KEY
 from kpictl.db.tenant import refuse_reads_through_rls
@@ -55,9 +53,7 @@ def head_revision() -> str:
 def driver_url(url: str) -> URL:
     """The URL with kpictl's driver: plain ``postgresql://`` means psycopg2."""
     parsed = make_url(url)
-    if parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg2")
-    return parsed
+    return backend_of(parsed).driver_url(parsed)
 
 
 def make_engine(settings: Settings, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> Engine:
@@ -300,14 +296,10 @@ def _require_database_file(settings: Settings) -> None:
         url = driver_url(settings.database_url)
     except (sa_exc.ArgumentError, ValueError):
         return  # make_engine reports it
-    if url.get_backend_name() != "sqlite":
-        return
-    database = url.database or ""
-    if database in ("", ":memory:") or database.startswith("file:") or url.query.get("uri"):
-        return
-    if not Path(database).exists():
+    database = backend_of(url).database_file(url)
+    if database is not None and not database.exists():
         raise DatabaseUnavailable(
-            f"cannot connect to {settings.safe_url}: no database file {database}",
+            f"cannot connect to {settings.safe_url}: no database file {url.database}",
             hint="point --db (or KPICTL_DATABASE_URL) at an existing database, or create "
             "this one with 'kpictl init'",
         )

@@ -8,6 +8,8 @@ compares the two.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     Column,
@@ -136,3 +138,30 @@ api_tokens = Table(
     UniqueConstraint("token_hash", name="uq_api_tokens_hash"),
     Index("idx_api_tokens_customer", "customer_id"),
 )
+
+
+def created_on(item: object, dialect_name: str) -> bool:
+    """Whether the migrations create this schema item on a database of ``dialect_name``:
+    False for an item declared for other dialects with ``ddl_if`` (the partial index
+    ``uq_default_kpi_name`` is SQLite's; PostgreSQL enforces one default per KPI with
+    NULLS NOT DISTINCT instead)."""
+    condition = getattr(item, "_ddl_if", None)  # set by SchemaItem.ddl_if()
+    wanted = getattr(condition, "dialect", None)
+    if wanted is None:
+        return True
+    if isinstance(wanted, str):
+        return wanted == dialect_name
+    return dialect_name in wanted
+
+
+def include_object_for(dialect_name: str) -> Any:
+    """Alembic's ``include_object`` hook for autogenerate on ``dialect_name``: the
+    metadata's items that the migrations do not create on this dialect are left out, so
+    that autogenerate compares the database with what it should hold there."""
+
+    def include_object(
+        item: object, name: str | None, type_: str, reflected: bool, compare_to: object
+    ) -> bool:
+        return reflected or created_on(item, dialect_name)
+
+    return include_object

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from kpictl.backends import backend_of
 from kpictl.db.schema import TENANT_TABLES
@@ -69,13 +69,6 @@ def tenant_scope(
 # The tables whose rows row-level security filters for roles that are neither their
 # owner nor a superuser nor BYPASSRLS: those roles would read them as empty.
 _FILTERED_TABLES = ("customers", *TENANT_TABLES)
-_FILTERED_FOR_ME = text(
-    """
-    SELECT current_user AS me,
-           array_agg(t ORDER BY t) FILTER (WHERE row_security_active(to_regclass(t))) AS tables
-    FROM unnest(CAST(:tables AS text[])) AS t
-    """
-)
 
 
 def refuse_reads_through_rls(conn: Connection) -> None:
@@ -88,14 +81,17 @@ def refuse_reads_through_rls(conn: Connection) -> None:
     database as the truth (``diff`` every row deleted, ``export`` nothing). Exit 3.
     Outside a tenant scope only; a no-op on SQLite.
     """
-    if not backend_of(conn).supports_rls or conn.info.get(_SCOPE_KEY) is not None:
+    if conn.info.get(_SCOPE_KEY) is not None:
         return
-    row = conn.execute(_FILTERED_FOR_ME, {"tables": list(_FILTERED_TABLES)}).one()
-    if row.tables:
+    filtered = backend_of(conn).filtered_by_rls(conn, _FILTERED_TABLES)
+    if filtered is None:
+        return
+    me, tables = filtered
+    if tables:
         raise DatabaseError(
-            f"role {row.me} reads {', '.join(row.tables)} through row-level security: it "
+            f"role {me} reads {', '.join(tables)} through row-level security: it "
             "would see no customer's rows, and kpictl would report them as absent",
             hint="read as the owner of kpictl's tables, or as a role with BYPASSRLS and "
-            f"SELECT on them (ALTER ROLE {row.me} BYPASSRLS; GRANT SELECT ON ALL TABLES IN "
-            f"SCHEMA <schema> TO {row.me}); a superuser may grant BYPASSRLS",
+            f"SELECT on them (ALTER ROLE {me} BYPASSRLS; GRANT SELECT ON ALL TABLES IN "
+            f"SCHEMA <schema> TO {me}); a superuser may grant BYPASSRLS",
         )

@@ -21,17 +21,12 @@ from dataclasses import replace
 from sqlalchemy import Connection
 
 from kpictl import store
+from kpictl.backends import backend_of
 from kpictl.db import engine as db
 from kpictl.errors import UnknownCustomer, UsageError
 from kpictl.isolation import checks, rls, schemafacts
-from kpictl.isolation.report import (
-    CHECKS,
-    SQLITE_RLS_NOTE,
-    CheckResult,
-    IsolationReport,
-    Violation,
-)
-from kpictl.isolation.rls import POLICY_USING, PROBE_CUSTOMERS, PROBE_SAMPLE
+from kpictl.isolation.report import CHECKS, CheckResult, IsolationReport, Violation
+from kpictl.isolation.rls import POLICY_USING, PROBE_CUSTOMERS, PROBE_SAMPLE, SQLITE_RLS_NOTE
 from kpictl.settings import Settings
 
 __all__ = [
@@ -71,10 +66,9 @@ def verify_isolation(
         # read_transaction gives one snapshot for every statement: the probe compares
         # what the tenant sees with counts an earlier statement read, and a write
         # committed in between must not pass for a leak.
-        if db.is_postgresql(conn):
-            # The effective-view query's cost estimate over a million rows triggers JIT
-            # compilation, which costs more than it saves on these short scans.
-            conn.exec_driver_sql("SET LOCAL jit = off")
+        # The effective-view query's cost estimate over a million rows triggers JIT
+        # compilation (PostgreSQL), which costs more than it saves on these short scans.
+        backend_of(conn).without_jit(conn)
         selected: list[int] | None = None
         if slugs:
             found = store.customers_by_slug(conn, slugs)
@@ -109,7 +103,7 @@ def run_checks(
     order = list(CHECKS)
     results.sort(key=lambda r: order.index(r.name))
     return IsolationReport(
-        conn.dialect.name,
+        backend_of(conn).name,
         tuple(results),
         tuple(customer_slugs),
         seconds=time.perf_counter() - started,

@@ -23,11 +23,6 @@ CHECKS: dict[str, str] = {
     ),
 }
 
-SQLITE_RLS_NOTE = (
-    "not applicable: SQLite has no roles and no row-level security; there isolation "
-    "rests on kpictl's scoped queries (no_foreign_rows) and on the constraints and "
-    "foreign keys (schema_constraints)"
-)
 
 PK = {
     "kpi_reference_ranges": "range_id",

@@ -22,12 +22,15 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from kpictl.db import engine as db
+from kpictl.backends import backend_of
+from kpictl.backends.sqlite import SQLiteBackend
 from kpictl.db.schema import TENANT_TABLES
 from kpictl.db.tenant import CUSTOMER_SETTING, POLICY_NAME, TENANT_ROLE
 from kpictl.isolation import probe as probing
 from kpictl.isolation.reach import beyond_intended
-from kpictl.isolation.report import SQLITE_RLS_NOTE, CheckResult, Violation
+from kpictl.isolation.report import CheckResult, Violation
+
+SQLITE_RLS_NOTE = SQLiteBackend.without_rls_note
 
 PROBE_SAMPLE = probing.PROBE_SAMPLE
 PROBE_CUSTOMERS = 10  # customers probed when the catalog proves the policies uniform
@@ -149,10 +152,11 @@ def row_level_security(
     setting alone, so what one customer sees follows for every other.
     """
     name = "row_level_security"
-    if db.is_sqlite(conn):
-        return CheckResult(name, skipped=SQLITE_RLS_NOTE)
-    if not db.is_postgresql(conn):
-        return CheckResult(name, skipped=f"not applicable: {conn.dialect.name}")
+    backend = backend_of(conn)
+    if not backend.supports_rls:
+        return CheckResult(
+            name, skipped=backend.without_rls_note or f"not applicable: {backend.name}"
+        )
     role = TENANT_ROLE
     violations: list[Violation] = []
 

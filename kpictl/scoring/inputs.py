@@ -15,10 +15,12 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, and_, case, func, literal_column, or_, select
+from sqlalchemy import Connection, func, or_, select
 from sqlalchemy.types import NullType
 
 from kpictl import observations as obs
+from kpictl.backends import backend_of
+from kpictl.backends.postgresql import compiled_ranges_sql as compiled_sql  # noqa: F401
 from kpictl.db.schema import customers, health_scores, kpi_reference_ranges, range_revisions
 from kpictl.errors import InvalidInput
 from kpictl.rangefiles.model import BOUND_COLUMNS, RANGE_COLUMNS, KpiRange, Scoring
@@ -141,7 +143,7 @@ def default_ranges(conn: Connection, fallback: Mapping[str, KpiRange]) -> dict[s
 def every_customer_inputs(conn: Connection, at: datetime) -> Generator[CustomerInputs, None, None]:
     """Every customer's :data:`CustomerInputs` at ``at``, in customer id order: the
     fastest read of each backend (close it when done: it holds cursors)."""
-    if conn.dialect.name == "postgresql":
+    if backend_of(conn).array_aggregates:
         return inputs_aggregated(conn, at)
     return inputs_merged(conn, at)
 
@@ -155,6 +157,7 @@ def inputs_aggregated(conn: Connection, at: datetime) -> Generator[CustomerInput
     """PostgreSQL: one row per customer, its values and own ranges as arrays, and its
     model. A tenth of the rows of one row per value, no Python grouping, and one
     stream, read ahead by a thread (:func:`read_ahead`): the fastest read."""
+    backend = backend_of(conn)
     latest = obs.latest_values_query(conn, at).subquery("latest")
     values = (
         select(
@@ -169,7 +172,7 @@ def inputs_aggregated(conn: Connection, at: datetime) -> Generator[CustomerInput
         select(
             R.c.customer_id,
             func.array_agg(R.c.kpi_name, type_=NullType).label("kpis"),
-            func.array_agg(compiled_sql(), type_=NullType).label("ranges"),
+            func.array_agg(backend.compiled_ranges_sql(), type_=NullType).label("ranges"),
         )
         .where(R.c.customer_id.is_not(None))
         .group_by(R.c.customer_id)
@@ -204,25 +207,6 @@ def inputs_aggregated(conn: Connection, at: datetime) -> Generator[CustomerInput
                 list(zip(own_kpis, row[6], strict=True)) if own_kpis else [],
                 row[2],
             )
-
-
-def compiled_sql() -> Any:
-    """An own range row as :data:`kpictl.scoring.bands.CompiledRange`, made by the database (the
-    float8[] of (weight, min and max of each band), as ``compile_row``)."""
-    from sqlalchemy.dialects.postgresql import array  # this path runs on PostgreSQL only
-
-    nan: Any = literal_column("'NaN'::float8")
-    out: list[Any] = [R.c.weight]
-    for band in ("critical", "risk", "healthy"):
-        low, high = R.c[f"{band}_min"], R.c[f"{band}_max"]
-        missing = and_(low.is_(None), high.is_(None))
-        out.append(
-            case((missing, nan), else_=func.coalesce(low, literal_column("'-Infinity'::float8")))
-        )
-        out.append(
-            case((missing, nan), else_=func.coalesce(high, literal_column("'Infinity'::float8")))
-        )
-    return array(out)
 
 
 READ_BATCH = 1000

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from kpictl.backends import backend_of
 from kpictl.db import engine as db
 from kpictl.errors import DatabaseError, DatabaseUnavailable, UsageError
 from kpictl.settings import Settings
@@ -19,9 +20,8 @@ def check_database(settings: Settings) -> None:
     with db.translate_errors(settings):
         engine = db.make_engine(settings)  # checks the URL; connects only below
         try:
-            path = engine.url.database
-            sqlite = engine.url.get_backend_name() == "sqlite"
-            if sqlite and path and path != ":memory:" and not os.path.exists(path):
+            path = backend_of(engine.url).database_file(engine.url)
+            if path is not None and not path.exists():
                 raise DatabaseUnavailable(
                     f"no database at {settings.safe_url}", hint="run kpictl init"
                 )

@@ -20,17 +20,17 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine
 
 from kpictl import store
-from kpictl.backends.postgresql import CONNECT_TIMEOUT_SECONDS
+from kpictl.backends import backend_of
 from kpictl.db import engine as db
 from kpictl.db.tenant import tenant_scope
 from kpictl.errors import DatabaseError, KpictlError, UnknownKpi
 from kpictl.rangefiles.model import KpiRange
 from kpictl.scoring import ScoreCard
 from kpictl.scoring import verbs as scores
-from kpictl.settings import Settings
+from kpictl.settings import DEFAULT_LOCK_TIMEOUT, Settings
 from kpictl.tokens import Caller, authenticate, record_last_used
 
 log = logging.getLogger("kpictl.serve")
@@ -72,34 +72,14 @@ class Card:
 def serving_engine(settings: Settings) -> Engine:
     """A pooled engine whose transactions can only read."""
     url = db.driver_url(settings.database_url)
-    if url.get_backend_name() != "postgresql":
-        engine = db.make_engine(settings)  # validates the URL; SQLite: foreign keys on
-
-        @event.listens_for(engine, "connect")
-        def _query_only(dbapi_connection, _record):  # type: ignore[no-untyped-def]
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA query_only=ON")
-            cursor.close()
-
-        return engine
     db.make_engine(settings).dispose()  # the same URL checks as every command
-    engine = create_engine(
+    return backend_of(url).serving_engine(
         url,
+        lock_seconds=db.lock_seconds(DEFAULT_LOCK_TIMEOUT),
         pool_size=POOL_SIZE,
         max_overflow=POOL_OVERFLOW,
         pool_timeout=POOL_TIMEOUT_SECONDS,
-        connect_args={
-            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
-            "application_name": "kpictl-serve",
-        },
     )
-
-    @event.listens_for(engine, "connect")
-    def _read_only(dbapi_connection, _record):  # type: ignore[no-untyped-def]
-        # psycopg2 puts these on each BEGIN: no extra round trip per request
-        dbapi_connection.set_session(isolation_level="REPEATABLE READ", readonly=True)
-
-    return engine
 
 
 class Reader:
