@@ -107,6 +107,8 @@ def test_the_wheel_and_the_sdist_carry_migrations_and_py_typed(dist: Path) -> No
         "README.md",
         "CHANGELOG.md",
         ".pre-commit-hooks.yaml",
+        "alembic.ini",
+        "scripts/ensure-chromium",
         "ranges/kpis.yaml",
         "schemas/customer.schema.json",
         "docs/commands.md",
