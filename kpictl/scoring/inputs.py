@@ -15,10 +15,11 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, false, func, select
 from sqlalchemy.types import NullType
 
 from kpictl import observations as obs
+from kpictl import store
 from kpictl.backends import backend_of
 from kpictl.backends.postgresql import compiled_ranges_sql as compiled_sql  # noqa: F401
 from kpictl.db.schema import customers, health_scores, kpi_reference_ranges, range_revisions
@@ -55,19 +56,20 @@ def model_of(own: Mapping[str, Any] | None, defaults: Mapping[str, Any] | None) 
 
 
 def latest_scoring_query(customer_ids: Sequence[int] | None, *, defaults: bool) -> Any:
-    """The scoring column of the newest revision of each scope (one query)."""
+    """The scoring column of the newest revision of each scope (one query; "newest" is
+    ``store.newest_revisions``, the one definition). ``customer_ids`` None: every
+    customer; ``defaults``: the defaults' scope too."""
     rv = range_revisions
-    newest = select(func.max(rv.c.revision_id)).group_by(rv.c.customer_id)
+    scope: Any
     if customer_ids is not None:
-        clauses = [rv.c.customer_id.in_(list(customer_ids))] if customer_ids else []
-        if defaults:
-            clauses.append(rv.c.customer_id.is_(None))
-        newest = newest.where(or_(*clauses))
-    elif not defaults:
-        newest = newest.where(rv.c.customer_id.is_not(None))
+        scope = store.scope_filter(rv.c.customer_id, [*customer_ids, *([None] * defaults)])
+        if scope is None:
+            scope = false()
+    else:
+        scope = None if defaults else rv.c.customer_id.is_not(None)
     return (
         select(rv.c.customer_id, rv.c.scoring)
-        .where(rv.c.revision_id.in_(newest))
+        .where(rv.c.revision_id.in_(store.newest_revisions(scope)))
         .order_by(rv.c.customer_id)
     )
 
