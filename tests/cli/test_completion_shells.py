@@ -79,11 +79,10 @@ def typed_then_tab(shell: str, line: str, tmp_path: Path, ranges_dir: Path) -> s
         "LANG": "C.UTF-8",
     }
     run = [tmux, "-L", server, "-f", "/dev/null"]
-    subprocess.run(
+    start_tmux(
         [*run, "new-session", "-d", "-x", "200", "-y", "20", "env", "-i"]
         + [f"{k}={v}" for k, v in env.items()]
         + command,
-        check=True,
         cwd=tmp_path,
     )
     try:
@@ -136,3 +135,14 @@ def test_tab_completes_in_a_real_shell(shell, typed, completed, tmp_path, ranges
     assert line.startswith(PROMPT + completed), line
     if "p95" in typed:
         assert "p95_latency_ms" in line, line
+
+
+def start_tmux(argv: list[str], **kwargs: object) -> None:
+    """Start a tmux server and session, up to three tries: on a loaded machine a new
+    server now and then exits at once ("server exited unexpectedly")."""
+    for attempt in range(3):
+        started = subprocess.run(argv, capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
+        if started.returncode == 0:
+            return
+        time.sleep(0.5 * (attempt + 1))
+    raise AssertionError(f"tmux did not start: {started.stderr.strip()}")
