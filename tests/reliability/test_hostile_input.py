@@ -15,8 +15,6 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers.reliability import assert_one_clean_error, run_bounded, time_limit
-
 CORPUS = Path(__file__).resolve().parent / "corpus"
 MANIFEST = yaml.safe_load((CORPUS / "manifest.yaml").read_text())
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -90,7 +88,7 @@ def test_odd_but_valid_range_file(kpictl, ranges_dir, db_url, db_snapshot, entry
 
 
 @pytest.mark.parametrize("entry", MANIFEST["csv"], ids=entry_id)
-def test_hostile_csv(kpictl, db_url, db_snapshot, entry) -> None:
+def test_hostile_csv(rel, kpictl, db_url, db_snapshot, entry) -> None:
     kpictl("seed", "--all")
     before = db_snapshot(db_url)
     source = CORPUS / "csv" / entry["file"]
@@ -98,7 +96,7 @@ def test_hostile_csv(kpictl, db_url, db_snapshot, entry) -> None:
     assert_no_crash(result)
     if entry["exit"] == 0:
         return
-    line = assert_one_clean_error(result, entry["exit"])
+    line = rel.assert_one_clean_error(result, entry["exit"])
     assert str(source) in line and entry["message"] in line, line
     assert line.endswith("; nothing was written"), line
     assert db_snapshot(db_url) == before
@@ -124,14 +122,14 @@ def test_the_corpus_and_its_manifest_agree() -> None:
     ids=["10-MB-line", "over-1-MiB"],
 )
 def test_a_range_file_over_1_mib_is_refused_unread(
-    kpictl, ranges_dir, db_url, db_snapshot, text: str
+    rel, kpictl, ranges_dir, db_url, db_snapshot, text: str
 ) -> None:
     kpictl("seed", "--all")
     before = db_snapshot(db_url)
     acme = ranges_dir / "customers" / "acme.yaml"
     acme.write_text(acme.read_text() + text)
     for args, code in ((["validate"], 1), (["seed", "--all"], 2)):
-        with time_limit(10):
+        with rel.time_limit(10):
             result = kpictl(*args, expect=code)
         assert_no_crash(result)
         assert "larger than 1 MiB" in error_naming(result, "customers/acme.yaml")
@@ -148,7 +146,7 @@ def test_a_display_name_of_900_kb_is_stored_whole(kpictl, ranges_dir) -> None:
     assert {c["slug"]: c["name"] for c in customers}["acme"] == name.strip()
 
 
-def test_a_10_mb_csv_line_is_refused(kpictl, db_url, db_snapshot, tmp_path) -> None:
+def test_a_10_mb_csv_line_is_refused(rel, kpictl, db_url, db_snapshot, tmp_path) -> None:
     kpictl("seed", "--all")
     before = db_snapshot(db_url)
     source = tmp_path / "huge.csv"
@@ -156,13 +154,13 @@ def test_a_10_mb_csv_line_is_refused(kpictl, db_url, db_snapshot, tmp_path) -> N
         "customer,kpi_name,value,observed_at\nacme,error_rate_pct," + "1" * 10_000_000 + ",x\n"
     )
     result = kpictl("observations", "import", str(source), expect=2)
-    line = assert_one_clean_error(result, 2)
+    line = rel.assert_one_clean_error(result, 2)
     assert "huge.csv:2: not valid CSV: field larger than field limit" in line, line
     assert db_snapshot(db_url) == before
 
 
 def test_many_bad_lines_are_summed_up_in_one_short_line(
-    kpictl, db_url, db_snapshot, tmp_path
+    rel, kpictl, db_url, db_snapshot, tmp_path
 ) -> None:
     kpictl("seed", "--all")
     before = db_snapshot(db_url)
@@ -171,9 +169,9 @@ def test_many_bad_lines_are_summed_up_in_one_short_line(
         f.write("customer,kpi_name,value,observed_at\n")
         for i in range(200_000):
             f.write(f"acme,error_rate_pct,{'x' * 50}{i},2026-11-27T00:00:00Z\n")
-    with time_limit(30):
+    with rel.time_limit(30):
         result = kpictl("observations", "import", str(source), expect=2)
-    line = assert_one_clean_error(result, 2)
+    line = rel.assert_one_clean_error(result, 2)
     assert "and 199,995 more problems" in line or "and 199995 more problems" in line, line
     assert len(result.stderr) < 2000
     assert db_snapshot(db_url) == before
@@ -208,10 +206,10 @@ def test_a_customer_file_whose_name_is_not_a_slug(
 @pytest.mark.parametrize(
     "slug", ["../defaults", "../../../etc/passwd", "/etc/passwd", "acme/../globex", "acme.yaml"]
 )
-def test_seed_customer_refuses_a_path(kpictl, db_url, db_snapshot, slug: str) -> None:
+def test_seed_customer_refuses_a_path(rel, kpictl, db_url, db_snapshot, slug: str) -> None:
     kpictl("seed", "--all")
     before = db_snapshot(db_url)
-    line = assert_one_clean_error(kpictl("seed", "--customer", slug, expect=2), 2)
+    line = rel.assert_one_clean_error(kpictl("seed", "--customer", slug, expect=2), 2)
     assert "slug" in line, line
     assert db_snapshot(db_url) == before
 
@@ -280,12 +278,12 @@ def test_a_fifo_in_the_ranges_dir_does_not_hang_validate(ranges_dir, tmp_path) -
     ids=["customer", "kpi", "set-value", "set-kpi", "at", "add-slug", "fullwidth"],
 )
 def test_long_and_odd_option_values(
-    kpictl, db_url, db_snapshot, args: list[str], code: int, message: str
+    rel, kpictl, db_url, db_snapshot, args: list[str], code: int, message: str
 ) -> None:
     kpictl("seed", "--all")
     before = db_snapshot(db_url)
-    result = run_bounded(kpictl, args, 10)
-    line = assert_one_clean_error(result, code)
+    result = rel.run_bounded(kpictl, args, 10)
+    line = rel.assert_one_clean_error(result, code)
     assert message in line, line
     assert len(line) < MAX_ERROR_LINE
     assert db_snapshot(db_url) == before
@@ -325,12 +323,12 @@ def test_a_display_name_with_a_control_character_is_refused(
 @SQLITE_ONLY
 @pytest.mark.parametrize("name", ["Acme\x00Corp", "Acme\x1b[31mRed"], ids=["nul", "escape"])
 def test_customers_add_refuses_a_name_with_a_control_character(
-    kpictl, db_url, db_snapshot, name
+    rel, kpictl, db_url, db_snapshot, name
 ) -> None:
     kpictl("init")  # a read creates no database (SPEC section 7)
     before = db_snapshot(db_url)
-    result = run_bounded(kpictl, ["customers", "add", "initech", "--name", name], 10)
-    line = assert_one_clean_error(result, 2)
+    result = rel.run_bounded(kpictl, ["customers", "add", "initech", "--name", name], 10)
+    line = rel.assert_one_clean_error(result, 2)
     assert "--name must not contain control characters" in line, line
     assert db_snapshot(db_url) == before
 
