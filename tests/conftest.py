@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
+
+# the helpers are plain modules (tests/helpers): their asserts explain themselves as a
+# test's do, which needs registering before any test imports them
+pytest.register_assert_rewrite("tests.helpers")
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED_RANGES = REPO / "ranges"
@@ -157,97 +159,9 @@ def kpictl(db_url: str, ranges_dir: Path) -> Kpictl:
     return Kpictl(db_url, ranges_dir)
 
 
-SNAPSHOT_TABLES = (
-    "customers",
-    "kpi_reference_ranges",
-    "range_revisions",
-    "kpi_observations",
-    "health_scores",
-)
-
-
 @pytest.fixture
 def db_snapshot():
     """Call with a database URL: every row of every kpictl table, to prove nothing changed."""
+    from tests.helpers.db import snapshot
+
     return snapshot
-
-
-def snapshot(db_url: str) -> dict[str, list[tuple]]:
-    """Every row of every kpictl table (absent tables as None): to prove nothing changed."""
-    from sqlalchemy import create_engine, inspect, text
-    from sqlalchemy.pool import NullPool
-
-    from kpictl.db.engine import driver_url
-
-    engine = create_engine(driver_url(db_url), poolclass=NullPool)
-    try:
-        with engine.connect() as conn:
-            present = set(inspect(conn).get_table_names())
-            out: dict[str, list[tuple]] = {}
-            for table in SNAPSHOT_TABLES:
-                if table in present:
-                    rows = conn.execute(text(f"SELECT * FROM {table}")).all()
-                    out[table] = sorted((tuple(r) for r in rows), key=repr)
-            return out
-    finally:
-        engine.dispose()
-
-
-@contextmanager
-def holding_lock(db_url: str, statement: str) -> Iterator[None]:
-    """Another session runs ``statement`` in a transaction and keeps it open until the
-    block ends, or for 30 s at most: a kpictl that waited for ever would make the test
-    fail on its timing instead of hanging the suite."""
-    from sqlalchemy import create_engine
-    from sqlalchemy.pool import NullPool
-
-    from kpictl.db.engine import driver_url
-
-    engine = create_engine(driver_url(db_url), poolclass=NullPool)
-    holding, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with engine.connect() as conn:
-            if conn.dialect.name != "sqlite":  # on SQLite the statement is the BEGIN
-                conn.begin()
-            conn.exec_driver_sql(statement)
-            holding.set()
-            release.wait(30)
-            conn.rollback()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert holding.wait(10)
-        yield
-    finally:
-        release.set()
-        holder.join()
-        engine.dispose()
-
-
-@contextmanager
-def holding_write_lock(db_url: str, *, exclusive: bool = False) -> Iterator[None]:
-    """Another session holds kpictl's write lock (SQLite: BEGIN IMMEDIATE, or BEGIN
-    EXCLUSIVE, which also shuts out readers) until the block ends."""
-    from kpictl.db.engine import SEED_LOCK_KEY
-
-    if db_url.startswith("sqlite"):
-        lock = "BEGIN EXCLUSIVE" if exclusive else "BEGIN IMMEDIATE"
-    else:
-        lock = f"SELECT pg_advisory_xact_lock({SEED_LOCK_KEY})"
-    with holding_lock(db_url, lock):
-        yield
-
-
-class Locks:
-    """Another session holding a lock while a test runs kpictl (conftest is not
-    importable under --import-mode=importlib)."""
-
-    holding_lock = staticmethod(holding_lock)
-    holding_write_lock = staticmethod(holding_write_lock)
-
-
-@pytest.fixture
-def locks() -> type[Locks]:
-    return Locks

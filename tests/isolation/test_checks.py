@@ -15,6 +15,16 @@ from sqlalchemy.exc import IntegrityError
 from kpictl import isolation, store
 from kpictl.db.schema import kpi_reference_ranges as R
 from kpictl.db.tenant import TENANT_ROLE
+from tests.helpers.db import (
+    customer_ids,
+    drop_uq_customer_kpi_name,
+    insert_range,
+    is_pg,
+    range_id,
+    raw,
+    sqlite_rebuild,
+)
+from tests.helpers.isolation import failed, messages, report
 
 POSTGRESQL = pytest.param("postgresql", marks=pytest.mark.postgres)
 ON_POSTGRESQL = pytest.mark.parametrize("db_url", [POSTGRESQL], indirect=True)
@@ -33,12 +43,12 @@ def test_the_checks_are_the_specs_in_its_order() -> None:
     ]
 
 
-def test_a_clean_seeded_database_passes_every_check(seeded, kit) -> None:
-    result = kit.report(seeded)
+def test_a_clean_seeded_database_passes_every_check(seeded) -> None:
+    result = report(seeded)
     assert result.ok, result.as_dict()
     assert [c.name for c in result.checks] == list(isolation.CHECKS)
     rls = result.check("row_level_security")
-    if kit.is_pg(seeded.database_url):
+    if is_pg(seeded.database_url):
         assert rls.status == "passed"
         assert all(c.status == "passed" for c in result.checks)
     else:
@@ -49,32 +59,32 @@ def test_a_clean_seeded_database_passes_every_check(seeded, kit) -> None:
         assert all(c.status == "passed" for c in result.checks if c is not rls)
 
 
-def test_an_empty_database_passes(db_url, kit) -> None:
+def test_an_empty_database_passes(db_url) -> None:
     from kpictl.db import engine as db
     from kpictl.settings import Settings
 
     db.initialise(Settings(database_url=db_url))  # a read creates no schema (SPEC section 7)
-    assert kit.report(Settings(database_url=db_url)).ok
+    assert report(Settings(database_url=db_url)).ok
 
 
 # -- unique_customer_kpi -------------------------------------------------------------
 
 
-def test_a_duplicate_customer_kpi_pair(seeded, kit) -> None:
+def test_a_duplicate_customer_kpi_pair(seeded) -> None:
     url = seeded.database_url
-    acme = kit.customer_ids(url)["acme"]
-    with pytest.raises(IntegrityError), kit.raw(url) as conn:
-        kit.insert_range(conn, acme, "daily_invocations")
-    assert kit.report(seeded).ok
+    acme = customer_ids(url)["acme"]
+    with pytest.raises(IntegrityError), raw(url) as conn:
+        insert_range(conn, acme, "daily_invocations")
+    assert report(seeded).ok
 
-    kit.drop_uq_customer_kpi_name(url)
-    first = kit.range_id(url, "acme", "error_rate_pct")
-    with kit.raw(url) as conn:
-        second = kit.insert_range(conn, acme, "error_rate_pct")
-    result = kit.report(seeded)
+    drop_uq_customer_kpi_name(url)
+    first = range_id(url, "acme", "error_rate_pct")
+    with raw(url) as conn:
+        second = insert_range(conn, acme, "error_rate_pct")
+    result = report(seeded)
     # the duplicate needed the constraint dropped (schema_constraints), and acme's
     # effective view now really holds error_rate_pct twice (effective_one_per_kpi)
-    assert kit.failed(result) == {
+    assert failed(result) == {
         "unique_customer_kpi",
         "schema_constraints",
         "effective_one_per_kpi",
@@ -84,7 +94,7 @@ def test_a_duplicate_customer_kpi_pair(seeded, kit) -> None:
     assert violation.kpi_name == "error_rate_pct"
     assert violation.row_ids == (first, second)
     assert f"range_id {first}, {second}" in violation.message
-    assert "uq_customer_kpi_name" in kit.messages(result, "schema_constraints")
+    assert "uq_customer_kpi_name" in messages(result, "schema_constraints")
     (twice,) = result.check("effective_one_per_kpi").violations
     assert (twice.customer, twice.kpi_name, twice.row_ids) == (
         "acme",
@@ -96,29 +106,29 @@ def test_a_duplicate_customer_kpi_pair(seeded, kit) -> None:
 # -- unique_default_kpi --------------------------------------------------------------
 
 
-def test_the_database_refuses_a_second_default_for_a_kpi(seeded, kit, db_snapshot) -> None:
+def test_the_database_refuses_a_second_default_for_a_kpi(seeded, db_snapshot) -> None:
     url = seeded.database_url
     before = db_snapshot(url)
-    with pytest.raises(IntegrityError), kit.raw(url) as conn:
-        kit.insert_range(conn, None, "error_rate_pct")
+    with pytest.raises(IntegrityError), raw(url) as conn:
+        insert_range(conn, None, "error_rate_pct")
     assert db_snapshot(url) == before
-    assert kit.report(seeded).ok
+    assert report(seeded).ok
 
 
-def test_a_duplicate_default_once_its_guard_is_dropped(seeded, kit) -> None:
+def test_a_duplicate_default_once_its_guard_is_dropped(seeded) -> None:
     url = seeded.database_url
-    if kit.is_pg(url):
-        kit.drop_uq_customer_kpi_name(url)  # NULLS NOT DISTINCT lives on it
+    if is_pg(url):
+        drop_uq_customer_kpi_name(url)  # NULLS NOT DISTINCT lives on it
     else:
-        with kit.raw(url) as conn:
+        with raw(url) as conn:
             conn.execute(text("DROP INDEX uq_default_kpi_name"))
-    first = kit.range_id(url, None, "monthly_spend")
-    with kit.raw(url) as conn:
-        second = kit.insert_range(conn, None, "monthly_spend")
-    result = kit.report(seeded)
+    first = range_id(url, None, "monthly_spend")
+    with raw(url) as conn:
+        second = insert_range(conn, None, "monthly_spend")
+    result = report(seeded)
     # data-center overrides monthly_spend; acme and globex take the default, so their
     # effective views now hold it twice
-    assert kit.failed(result) == {
+    assert failed(result) == {
         "unique_default_kpi",
         "schema_constraints",
         "effective_one_per_kpi",
@@ -126,8 +136,8 @@ def test_a_duplicate_default_once_its_guard_is_dropped(seeded, kit) -> None:
     (violation,) = result.check("unique_default_kpi").violations
     assert violation.customer is None and violation.kpi_name == "monthly_spend"
     assert violation.row_ids == (first, second)
-    guard = "NULLS NOT DISTINCT, two system defaults" if kit.is_pg(url) else "uq_default_kpi_name"
-    assert guard in kit.messages(result, "schema_constraints")
+    guard = "NULLS NOT DISTINCT, two system defaults" if is_pg(url) else "uq_default_kpi_name"
+    assert guard in messages(result, "schema_constraints")
     twice = result.check("effective_one_per_kpi").violations
     assert {(v.customer, v.kpi_name) for v in twice} == {
         ("acme", "monthly_spend"),
@@ -157,19 +167,19 @@ ORPHANS = {
 
 
 @pytest.mark.parametrize("table", list(ORPHANS))
-def test_an_orphan_row(seeded, kit, table) -> None:
+def test_an_orphan_row(seeded, table) -> None:
     url = seeded.database_url
     insert, pk = ORPHANS[table]
-    with kit.raw(url) as conn:
+    with raw(url) as conn:
         # the foreign key would refuse it (see the next test): switch it off
-        if kit.is_pg(url):
+        if is_pg(url):
             conn.execute(text("SET LOCAL session_replication_role = replica"))
         else:
             conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
         conn.execute(text(insert))
         row = conn.execute(text(f"SELECT max({pk}) FROM {table}")).scalar_one()
-    result = kit.report(seeded)
-    assert kit.failed(result) == {"no_orphan_rows"}
+    result = report(seeded)
+    assert failed(result) == {"no_orphan_rows"}
     (violation,) = result.check("no_orphan_rows").violations
     assert (violation.table, violation.customer_id, violation.row_ids) == (table, 999, (row,))
     assert "customer_id 999, which is not in customers" in violation.message
@@ -203,9 +213,9 @@ def _pg_fk(conn, table: str) -> str:
     ).scalar_one()
 
 
-def _drop_cascade(kit, url: str) -> None:
-    if kit.is_pg(url):
-        with kit.raw(url) as conn:
+def _drop_cascade(url: str) -> None:
+    if is_pg(url):
+        with raw(url) as conn:
             fk = _pg_fk(conn, "kpi_observations")
             conn.execute(text(f"ALTER TABLE kpi_observations DROP CONSTRAINT {fk}"))
             conn.execute(
@@ -215,18 +225,16 @@ def _drop_cascade(kit, url: str) -> None:
                 )
             )
     else:
-        kit.sqlite_rebuild(
-            url, "kpi_observations", lambda sql: sql.replace(" ON DELETE CASCADE", "")
-        )
+        sqlite_rebuild(url, "kpi_observations", lambda sql: sql.replace(" ON DELETE CASCADE", ""))
 
 
-def _drop_fk(kit, url: str) -> None:
-    if kit.is_pg(url):
-        with kit.raw(url) as conn:
+def _drop_fk(url: str) -> None:
+    if is_pg(url):
+        with raw(url) as conn:
             fk = _pg_fk(conn, "health_scores")
             conn.execute(text(f"ALTER TABLE health_scores DROP CONSTRAINT {fk}"))
     else:
-        kit.sqlite_rebuild(
+        sqlite_rebuild(
             url,
             "health_scores",
             lambda sql: sql.replace(
@@ -237,12 +245,12 @@ def _drop_fk(kit, url: str) -> None:
         )
 
 
-def _drop_uq_observation(kit, url: str) -> None:
-    if kit.is_pg(url):
-        with kit.raw(url) as conn:
+def _drop_uq_observation(url: str) -> None:
+    if is_pg(url):
+        with raw(url) as conn:
             conn.execute(text("ALTER TABLE kpi_observations DROP CONSTRAINT uq_observation"))
     else:
-        kit.sqlite_rebuild(
+        sqlite_rebuild(
             url,
             "kpi_observations",
             lambda sql: sql.replace(
@@ -251,9 +259,9 @@ def _drop_uq_observation(kit, url: str) -> None:
         )
 
 
-def _not_valid_fk(kit, url: str) -> None:
+def _not_valid_fk(url: str) -> None:
     # re-added NOT VALID: rows already there are never checked against customers
-    with kit.raw(url) as conn:
+    with raw(url) as conn:
         fk = _pg_fk(conn, "kpi_reference_ranges")
         conn.execute(text(f"ALTER TABLE kpi_reference_ranges DROP CONSTRAINT {fk}"))
         conn.execute(
@@ -265,8 +273,8 @@ def _not_valid_fk(kit, url: str) -> None:
 
 
 def _sql(statement: str):
-    def run(kit, url: str) -> None:
-        with kit.raw(url) as conn:
+    def run(url: str) -> None:
+        with raw(url) as conn:
             conn.execute(text(statement))
 
     return run
@@ -280,7 +288,7 @@ SCHEMA_FAULTS = {
     ),
     "dropped uq_customer_kpi_name": (
         None,
-        lambda kit, url: kit.drop_uq_customer_kpi_name(url),
+        lambda url: drop_uq_customer_kpi_name(url),
         "unique constraint uq_customer_kpi_name on kpi_reference_ranges is missing",
     ),
     "dropped uq_observation": (
@@ -323,53 +331,53 @@ def _fault_params():
 
 
 @pytest.mark.parametrize(("db_url", "fault"), list(_fault_params()), indirect=["db_url"])
-def test_a_schema_fault(seeded, kit, fault) -> None:
+def test_a_schema_fault(seeded, fault) -> None:
     url = seeded.database_url
     _backend, inject, expected = SCHEMA_FAULTS[fault]
-    inject(kit, url)
-    result = kit.report(seeded)
-    assert kit.failed(result) == {"schema_constraints"}, result.as_dict()
-    assert expected in kit.messages(result, "schema_constraints")
+    inject(url)
+    result = report(seeded)
+    assert failed(result) == {"schema_constraints"}, result.as_dict()
+    assert expected in messages(result, "schema_constraints")
 
 
 @ON_SQLITE
-def test_a_sqlite_partial_index_that_is_not_partial(seeded, kit) -> None:
+def test_a_sqlite_partial_index_that_is_not_partial(seeded) -> None:
     url = seeded.database_url
-    with kit.raw(url) as conn:
+    with raw(url) as conn:
         conn.execute(text("DROP INDEX uq_default_kpi_name"))
         conn.execute(text("CREATE INDEX uq_default_kpi_name ON kpi_reference_ranges (kpi_name)"))
-    result = kit.report(seeded)
-    assert kit.failed(result) == {"schema_constraints"}
-    assert "is not UNIQUE (kpi_name) WHERE customer_id IS NULL" in kit.messages(
+    result = report(seeded)
+    assert failed(result) == {"schema_constraints"}
+    assert "is not UNIQUE (kpi_name) WHERE customer_id IS NULL" in messages(
         result, "schema_constraints"
     )
 
 
 @ON_SQLITE
-def test_sqlite_without_foreign_keys_fails_schema_constraints(seeded, kit) -> None:
+def test_sqlite_without_foreign_keys_fails_schema_constraints(seeded) -> None:
     url = seeded.database_url
     # a connection without kpictl's set-up: SQLite's default is foreign_keys=OFF
-    with kit.raw(url) as conn:
+    with raw(url) as conn:
         result = isolation.run_checks(conn)
-    assert kit.failed(result) == {"schema_constraints"}
-    assert "PRAGMA foreign_keys is OFF" in kit.messages(result, "schema_constraints")
+    assert failed(result) == {"schema_constraints"}
+    assert "PRAGMA foreign_keys is OFF" in messages(result, "schema_constraints")
 
 
 # -- effective_one_per_kpi and no_foreign_rows: a forgotten filter -------------------
 
 
-def test_a_forgotten_customer_filter_is_caught(seeded, kit, monkeypatch) -> None:
+def test_a_forgotten_customer_filter_is_caught(seeded, monkeypatch) -> None:
     """no_foreign_rows checks the predicate kpictl's scoped reads use: break it."""
 
     def forgotten(customer_id):  # every row: the customer filter forgotten
         return R.c.kpi_name.is_not(None)
 
     monkeypatch.setattr(store, "effective_range_filter", forgotten)
-    result = kit.report(seeded)
-    assert {"no_foreign_rows", "effective_one_per_kpi"} <= kit.failed(result)
+    result = report(seeded)
+    assert {"no_foreign_rows", "effective_one_per_kpi"} <= failed(result)
     foreign = result.check("no_foreign_rows").violations
-    ids = kit.customer_ids(seeded.database_url)
-    acme_row = kit.range_id(seeded.database_url, "acme", "daily_invocations")
+    ids = customer_ids(seeded.database_url)
+    acme_row = range_id(seeded.database_url, "acme", "daily_invocations")
     assert any(
         v.customer == "globex" and v.row_ids == (acme_row,) and "customer acme" in v.message
         for v in foreign
@@ -381,12 +389,12 @@ def test_a_forgotten_customer_filter_is_caught(seeded, kit, monkeypatch) -> None
 
 
 @ON_POSTGRESQL
-def test_rls_disabled_on_a_table(seeded, kit) -> None:
-    with kit.raw(seeded.database_url) as conn:
+def test_rls_disabled_on_a_table(seeded) -> None:
+    with raw(seeded.database_url) as conn:
         conn.execute(text("ALTER TABLE kpi_observations DISABLE ROW LEVEL SECURITY"))
-    result = kit.report(seeded)
-    assert kit.failed(result) == {"row_level_security"}
-    found = kit.messages(result, "row_level_security")
+    result = report(seeded)
+    assert failed(result) == {"row_level_security"}
+    found = messages(result, "row_level_security")
     assert "row-level security is off on kpi_observations" in found
     assert "row_security_active('kpi_observations') is false" in found
     # the probe saw it for real: acme, reading as the tenant, gets other customers' rows
@@ -399,28 +407,28 @@ def test_rls_disabled_on_a_table(seeded, kit) -> None:
 
 
 @ON_POSTGRESQL
-def test_a_dropped_policy(seeded, kit) -> None:
-    with kit.raw(seeded.database_url) as conn:
+def test_a_dropped_policy(seeded) -> None:
+    with raw(seeded.database_url) as conn:
         conn.execute(text("DROP POLICY kpictl_tenant_isolation ON kpi_reference_ranges"))
-    result = kit.report(seeded)
-    assert kit.failed(result) == {"row_level_security"}
-    found = kit.messages(result, "row_level_security")
+    result = report(seeded)
+    assert failed(result) == {"row_level_security"}
+    found = messages(result, "row_level_security")
     assert "policy kpictl_tenant_isolation is missing on kpi_reference_ranges" in found
     # without a policy RLS admits nothing: the tenant's reads would silently be empty
     assert "under kpictl_tenant as customer acme, kpi_reference_ranges shows 0 of" in found
 
 
 @ON_POSTGRESQL
-def test_an_extra_policy_that_admits_everything_is_caught_by_the_probe(seeded, kit) -> None:
-    with kit.raw(seeded.database_url) as conn:
+def test_an_extra_policy_that_admits_everything_is_caught_by_the_probe(seeded) -> None:
+    with raw(seeded.database_url) as conn:
         conn.execute(
             text(
                 f"CREATE POLICY too_open ON health_scores FOR SELECT TO {TENANT_ROLE} USING (true)"
             )
         )
-    result = kit.report(seeded)
-    assert kit.failed(result) == {"row_level_security"}
-    found = kit.messages(result, "row_level_security")
+    result = report(seeded)
+    assert failed(result) == {"row_level_security"}
+    found = messages(result, "row_level_security")
     # the catalog side is intact: only the probe can see this
     assert "missing" not in found and "row_security_active" not in found
     assert "as customer acme, SELECT * FROM health_scores returns 2 rows of other" in found
@@ -429,51 +437,51 @@ def test_an_extra_policy_that_admits_everything_is_caught_by_the_probe(seeded, k
 
 @ON_POSTGRESQL
 @pytest.mark.alters_tenant_role
-def test_the_tenant_role_with_bypassrls(seeded, kit) -> None:
+def test_the_tenant_role_with_bypassrls(seeded) -> None:
     # the role is cluster-wide: give it back its NOBYPASSRLS whatever happens
     try:
-        with kit.raw(seeded.database_url) as conn:
+        with raw(seeded.database_url) as conn:
             conn.execute(text(f"ALTER ROLE {TENANT_ROLE} BYPASSRLS"))
-        result = kit.report(seeded)
+        result = report(seeded)
     finally:
-        with kit.raw(seeded.database_url) as conn:
+        with raw(seeded.database_url) as conn:
             conn.execute(text(f"ALTER ROLE {TENANT_ROLE} NOBYPASSRLS"))
-    assert kit.failed(result) == {"row_level_security"}
-    found = kit.messages(result, "row_level_security")
+    assert failed(result) == {"row_level_security"}
+    found = messages(result, "row_level_security")
     assert f"role {TENANT_ROLE} has BYPASSRLS" in found
     assert "row_security_active('kpi_reference_ranges') is false" in found
     assert "as customer globex, SELECT * FROM kpi_reference_ranges returns 12 rows" in found
-    assert kit.report(seeded).ok
+    assert report(seeded).ok
 
 
 @ON_POSTGRESQL
-def test_the_tenant_role_owning_a_table(seeded, kit) -> None:
-    with kit.raw(seeded.database_url) as conn:
+def test_the_tenant_role_owning_a_table(seeded) -> None:
+    with raw(seeded.database_url) as conn:
         conn.execute(text(f"ALTER TABLE health_scores OWNER TO {TENANT_ROLE}"))
-    result = kit.report(seeded)
-    assert kit.failed(result) == {"row_level_security"}
-    found = kit.messages(result, "row_level_security")
+    result = report(seeded)
+    assert failed(result) == {"row_level_security"}
+    found = messages(result, "row_level_security")
     assert f"{TENANT_ROLE} owns health_scores" in found
     assert "SELECT * FROM health_scores returns" in found
 
 
 @ON_POSTGRESQL
-def test_the_tenant_role_without_read_access(seeded, kit) -> None:
-    with kit.raw(seeded.database_url) as conn:
+def test_the_tenant_role_without_read_access(seeded) -> None:
+    with raw(seeded.database_url) as conn:
         conn.execute(text(f"REVOKE SELECT ON kpi_observations FROM {TENANT_ROLE}"))
-    result = kit.report(seeded)
-    assert kit.failed(result) == {"row_level_security"}
-    found = kit.messages(result, "row_level_security")
+    result = report(seeded)
+    assert failed(result) == {"row_level_security"}
+    found = messages(result, "row_level_security")
     assert f"{TENANT_ROLE} may not SELECT from kpi_observations" in found
     assert "the probe under kpictl_tenant failed: permission denied" in found
 
 
 @ON_POSTGRESQL
-def test_a_missing_tenant_role(seeded, kit, monkeypatch) -> None:
+def test_a_missing_tenant_role(seeded, monkeypatch) -> None:
     """The role is never dropped here (the cluster shares it): look for another name."""
     monkeypatch.setattr(isolation.rls, "TENANT_ROLE", "kpictl_no_such_role")
-    result = kit.report(seeded)
-    assert kit.failed(result) == {"row_level_security"}
+    result = report(seeded)
+    assert failed(result) == {"row_level_security"}
     (violation,) = result.check("row_level_security").violations
     assert violation.message == (
         "role kpictl_no_such_role does not exist: tenant-scoped reads cannot run"

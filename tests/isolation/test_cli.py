@@ -8,6 +8,8 @@ import xml.etree.ElementTree as ET
 import yaml
 from sqlalchemy import text
 
+from tests.helpers.db import customer_ids, drop_uq_customer_kpi_name, insert_range, raw
+
 CHECK_NAMES = [
     "unique_customer_kpi",
     "unique_default_kpi",
@@ -51,8 +53,8 @@ def test_json_has_the_spec_shape(kpictl, seeded, db_url) -> None:
         assert "SQLite" in rls["reason"]
 
 
-def test_a_failed_check_is_exit_1_with_its_violations(kpictl, seeded, kit, db_url) -> None:
-    drop_constraint_and_duplicate(kit, db_url, "data-center", "p95_latency_ms")
+def test_a_failed_check_is_exit_1_with_its_violations(kpictl, seeded, db_url) -> None:
+    drop_constraint_and_duplicate(db_url, "data-center", "p95_latency_ms")
     result = kpictl("verify-isolation", "-o", "json", expect=1)
     data = json.loads(result.stdout)
     assert data["ok"] is False
@@ -71,8 +73,8 @@ def test_a_failed_check_is_exit_1_with_its_violations(kpictl, seeded, kit, db_ur
     assert "has 2 rows for KPI p95_latency_ms" in table.stdout
 
 
-def test_customer_narrows_the_per_customer_checks(kpictl, seeded, kit, db_url) -> None:
-    drop_constraint_and_duplicate(kit, db_url, "data-center", "p95_latency_ms")
+def test_customer_narrows_the_per_customer_checks(kpictl, seeded, db_url) -> None:
+    drop_constraint_and_duplicate(db_url, "data-center", "p95_latency_ms")
     narrowed = kpictl("verify-isolation", "--customer", "acme", "-o", "json", expect=1)
     data = json.loads(narrowed.stdout)
     by_name = {c["name"]: c for c in data["checks"]}
@@ -105,8 +107,8 @@ def test_junit_has_one_testcase_per_check(kpictl, seeded, tmp_path, db_url) -> N
         assert skipped == ["row_level_security"] and suite.get("skipped") == "1"
 
 
-def test_junit_reports_a_failure(kpictl, seeded, kit, tmp_path, db_url) -> None:
-    with kit.raw(db_url) as conn:
+def test_junit_reports_a_failure(kpictl, seeded, tmp_path, db_url) -> None:
+    with raw(db_url) as conn:
         conn.execute(text("DROP INDEX idx_ref_range_customer_kpi"))
     path = tmp_path / "isolation.xml"
     kpictl("verify-isolation", "--junit", str(path), expect=1)
@@ -138,10 +140,10 @@ def test_help_shows_an_example(kpictl) -> None:
     assert "Example:" in result.stdout and "--junit" in result.stdout
 
 
-def drop_constraint_and_duplicate(kit, db_url: str, slug: str, kpi: str) -> None:
-    kit.drop_uq_customer_kpi_name(db_url)
-    with kit.raw(db_url) as conn:
-        kit.insert_range(conn, kit.customer_ids(db_url)[slug], kpi)
+def drop_constraint_and_duplicate(db_url: str, slug: str, kpi: str) -> None:
+    drop_uq_customer_kpi_name(db_url)
+    with raw(db_url) as conn:
+        insert_range(conn, customer_ids(db_url)[slug], kpi)
 
 
 def test_the_isolation_core_imports_neither_typer_nor_rich() -> None:

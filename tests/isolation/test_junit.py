@@ -12,6 +12,8 @@ import pytest
 from lxml import etree
 from sqlalchemy import text
 
+from tests.helpers import db
+
 XSD = Path(__file__).with_name("junit-10.xsd")
 
 
@@ -32,9 +34,9 @@ def test_a_passing_report_validates_against_junit_10_xsd(kpictl, seeded, tmp_pat
 
 
 def test_a_failing_report_validates_and_junitparser_reads_it(
-    kpictl, seeded, kit, tmp_path, schema, db_url
+    kpictl, seeded, tmp_path, schema, db_url
 ) -> None:
-    with kit.raw(db_url) as conn:
+    with db.raw(db_url) as conn:
         conn.execute(text("DROP INDEX idx_ref_range_customer_kpi"))
     path = tmp_path / "isolation.xml"
     kpictl("verify-isolation", "--junit", str(path), expect=1)
@@ -73,13 +75,13 @@ def test_each_testcase_carries_its_real_duration(kpictl, seeded, tmp_path) -> No
 
 
 def test_a_control_character_in_database_text_keeps_the_file_well_formed(
-    kpictl, seeded, kit, tmp_path, schema, db_url
+    kpictl, seeded, tmp_path, schema, db_url
 ) -> None:
     """A slug inserted by hand with \\x01 (and other C0 controls) reaches the violation
     messages and the --customer property; XML 1.0 cannot hold them, even as &#1;."""
     slug = "evil\x01\x1b[2Jslug\x7f"
-    kit.drop_uq_customer_kpi_name(db_url)
-    with kit.raw(db_url) as conn:
+    db.drop_uq_customer_kpi_name(db_url)
+    with db.raw(db_url) as conn:
         conn.execute(
             text(
                 "INSERT INTO customers (slug, name, created_at) "
@@ -90,8 +92,8 @@ def test_a_control_character_in_database_text_keeps_the_file_well_formed(
         customer_id = conn.execute(
             text("SELECT customer_id FROM customers WHERE slug = :s"), {"s": slug}
         ).scalar_one()
-        kit.insert_range(conn, customer_id, "error_rate_pct")
-        kit.insert_range(conn, customer_id, "error_rate_pct")
+        db.insert_range(conn, customer_id, "error_rate_pct")
+        db.insert_range(conn, customer_id, "error_rate_pct")
     for args in ([], ["--customer", slug]):
         path = tmp_path / "isolation.xml"
         kpictl("verify-isolation", *args, "--junit", str(path), expect=1)

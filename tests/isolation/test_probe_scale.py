@@ -10,6 +10,8 @@ from sqlalchemy import text
 
 from kpictl import isolation
 from kpictl.db.tenant import TENANT_ROLE
+from tests.helpers.db import customer_ids, drop_uq_customer_kpi_name, insert_range, range_id, raw
+from tests.helpers.isolation import failed, messages, report
 
 ON_POSTGRESQL = pytest.mark.parametrize(
     "db_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
@@ -29,8 +31,8 @@ MORE_CUSTOMERS = [
 SESSION_CUSTOMER = "NULLIF(current_setting('kpictl.customer_id', true), '')::integer"
 
 
-def add_customers(kit, url: str) -> int:
-    with kit.raw(url) as conn:
+def add_customers(url: str) -> int:
+    with raw(url) as conn:
         for statement in MORE_CUSTOMERS:
             conn.execute(text(statement))
         return conn.execute(text("SELECT count(*) FROM customers")).scalar_one()
@@ -45,16 +47,14 @@ def leaks(result, table: str) -> list:
 
 
 @ON_POSTGRESQL
-def test_a_policy_hole_for_one_customer_outside_the_sample_is_found(
-    seeded, kit, monkeypatch
-) -> None:
+def test_a_policy_hole_for_one_customer_outside_the_sample_is_found(seeded, monkeypatch) -> None:
     """An edited policy may treat one customer unlike the others: the catalog cannot
     prove it uniform, so every customer is probed, not only the sample."""
     url = seeded.database_url
-    add_customers(kit, url)
+    add_customers(url)
     monkeypatch.setattr(isolation.rls, "PROBE_CUSTOMERS", 2)  # the lowest and highest ids
-    victim = kit.customer_ids(url)["bulk-150"]
-    with kit.raw(url) as conn:
+    victim = customer_ids(url)["bulk-150"]
+    with raw(url) as conn:
         conn.execute(text("DROP POLICY kpictl_tenant_isolation ON kpi_observations"))
         conn.execute(
             text(
@@ -63,8 +63,8 @@ def test_a_policy_hole_for_one_customer_outside_the_sample_is_found(
                 f"OR {SESSION_CUSTOMER} = {victim})"
             )
         )
-    result = kit.report(seeded)
-    assert kit.failed(result) == {"row_level_security"}
+    result = report(seeded)
+    assert failed(result) == {"row_level_security"}
     (leak,) = leaks(result, "kpi_observations")
     assert (leak.customer, leak.customer_id) == ("bulk-150", victim)
     # the catalog side holds: the policy exists, is permissive and applies to the role
@@ -72,18 +72,16 @@ def test_a_policy_hole_for_one_customer_outside_the_sample_is_found(
 
 
 @ON_POSTGRESQL
-def test_with_the_policies_as_created_a_sample_is_probed(seeded, kit) -> None:
+def test_with_the_policies_as_created_a_sample_is_probed(seeded) -> None:
     """RLS switched off leaks to every customer alike: the probe shows it for no
     customer and a sample of customers, not for each of the 300."""
     url = seeded.database_url
-    add_customers(kit, url)
-    with kit.raw(url) as conn:
+    add_customers(url)
+    with raw(url) as conn:
         conn.execute(text("ALTER TABLE kpi_observations DISABLE ROW LEVEL SECURITY"))
-    result = kit.report(seeded)
-    assert kit.failed(result) == {"row_level_security"}
-    assert "row-level security is off on kpi_observations" in kit.messages(
-        result, "row_level_security"
-    )
+    result = report(seeded)
+    assert failed(result) == {"row_level_security"}
+    assert "row-level security is off on kpi_observations" in messages(result, "row_level_security")
     found = leaks(result, "kpi_observations")
     assert 2 <= len(found) <= isolation.PROBE_CUSTOMERS + 1
     assert any(v.customer is None for v in found)  # the probe with no customer
@@ -91,36 +89,36 @@ def test_with_the_policies_as_created_a_sample_is_probed(seeded, kit) -> None:
 
 
 @ON_POSTGRESQL
-def test_probes_that_went_wrong_are_named_up_to_a_bound(seeded, kit) -> None:
+def test_probes_that_went_wrong_are_named_up_to_a_bound(seeded) -> None:
     """An extra policy admits everything: every customer is probed, all of them see
     foreign rows; the first PROBE_SAMPLE are named, the rest counted."""
     url = seeded.database_url
-    total = add_customers(kit, url)
-    with kit.raw(url) as conn:
+    total = add_customers(url)
+    with raw(url) as conn:
         conn.execute(
             text(
                 f"CREATE POLICY too_open ON health_scores FOR SELECT TO {TENANT_ROLE} USING (true)"
             )
         )
-    result = kit.report(seeded)
-    assert kit.failed(result) == {"row_level_security"}
+    result = report(seeded)
+    assert failed(result) == {"row_level_security"}
     assert len(leaks(result, "health_scores")) == isolation.PROBE_SAMPLE
     more = total + 1 - isolation.PROBE_SAMPLE  # every customer, and no customer
     assert (
         f"under {TENANT_ROLE}, health_scores also shows wrong rows to {more} more probed "
-        "customers" in kit.messages(result, "row_level_security")
+        "customers" in messages(result, "row_level_security")
     )
 
 
-def test_a_pair_three_times_names_every_row(seeded, kit) -> None:
+def test_a_pair_three_times_names_every_row(seeded) -> None:
     url = seeded.database_url
-    acme = kit.customer_ids(url)["acme"]
-    kit.drop_uq_customer_kpi_name(url)
-    first = kit.range_id(url, "acme", "error_rate_pct")
-    with kit.raw(url) as conn:
-        second = kit.insert_range(conn, acme, "error_rate_pct")
-        third = kit.insert_range(conn, acme, "error_rate_pct")
-    result = kit.report(seeded)
+    acme = customer_ids(url)["acme"]
+    drop_uq_customer_kpi_name(url)
+    first = range_id(url, "acme", "error_rate_pct")
+    with raw(url) as conn:
+        second = insert_range(conn, acme, "error_rate_pct")
+        third = insert_range(conn, acme, "error_rate_pct")
+    result = report(seeded)
     (violation,) = result.check("unique_customer_kpi").violations
     assert violation.row_ids == (first, second, third)
     assert "has 3 rows for KPI error_rate_pct" in violation.message

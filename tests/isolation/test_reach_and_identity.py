@@ -12,6 +12,8 @@ from sqlalchemy.pool import NullPool
 
 from kpictl.db.engine import driver_url
 from kpictl.db.tenant import TENANT_ROLE
+from tests.helpers.db import customer_ids, raw
+from tests.helpers.isolation import failed, messages, report
 
 ON_POSTGRESQL = pytest.mark.parametrize(
     "db_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
@@ -80,24 +82,24 @@ REACH_ATTACKS = {
 
 @ON_POSTGRESQL
 @pytest.mark.parametrize("attack", list(REACH_ATTACKS))
-def test_anything_the_tenant_reaches_beyond_its_tables_is_caught(seeded, kit, attack) -> None:
+def test_anything_the_tenant_reaches_beyond_its_tables_is_caught(seeded, attack) -> None:
     statements, expected = REACH_ATTACKS[attack]
     url = seeded.database_url
-    with kit.raw(url) as conn:
+    with raw(url) as conn:
         for statement in statements:
             conn.execute(text(statement.replace("{db}", f'"{database(url)}"')))
-    result = kit.report(seeded)
-    assert kit.failed(result) == {"row_level_security"}, result.as_dict()
-    assert expected in kit.messages(result, "row_level_security")
+    result = report(seeded)
+    assert failed(result) == {"row_level_security"}, result.as_dict()
+    assert expected in messages(result, "row_level_security")
 
 
 @ON_POSTGRESQL
 @pytest.mark.alters_tenant_role
-def test_privileges_through_role_membership_and_a_role_default(seeded, kit) -> None:
+def test_privileges_through_role_membership_and_a_role_default(seeded) -> None:
     url = seeded.database_url
     helper = f"kpictl_test_reader_{uuid.uuid4().hex[:8]}"
     try:
-        with kit.raw(url) as conn:
+        with raw(url) as conn:
             conn.execute(text(f"CREATE ROLE {helper} NOLOGIN"))
             conn.execute(text(f"GRANT SELECT ON range_revisions TO {helper}"))
             conn.execute(text(f"GRANT {helper} TO {TENANT_ROLE}"))
@@ -107,28 +109,28 @@ def test_privileges_through_role_membership_and_a_role_default(seeded, kit) -> N
                     "SET kpictl.customer_id = '2'"
                 )
             )
-        result = kit.report(seeded)
+        result = report(seeded)
     finally:
-        with kit.raw(url) as conn:
+        with raw(url) as conn:
             conn.execute(text(f'ALTER ROLE {TENANT_ROLE} IN DATABASE "{database(url)}" RESET ALL'))
             conn.execute(text(f"REVOKE {helper} FROM {TENANT_ROLE}"))
             conn.execute(text(f"DROP OWNED BY {helper}"))
             conn.execute(text(f"DROP ROLE {helper}"))
-    found = kit.messages(result, "row_level_security")
+    found = messages(result, "row_level_security")
     assert f"kpictl_tenant is a member of role {helper}" in found
     assert "kpictl_tenant has SELECT on table range_revisions" in found
     assert f"a default kpictl.customer_id=2 is set for {TENANT_ROLE} in" in found
-    assert kit.report(seeded).ok
+    assert report(seeded).ok
 
 
 @ON_POSTGRESQL
-def test_a_look_alike_function_with_the_same_policy_text_is_caught(seeded, kit) -> None:
+def test_a_look_alike_function_with_the_same_policy_text_is_caught(seeded) -> None:
     """The policy is re-created under a search_path that puts public first, calling a
     public.current_setting that makes one customer, outside the probed sample, read as
     another. Its deparsed text is kpictl's; its dependency is not pg_catalog's."""
     url = seeded.database_url
-    ids = kit.customer_ids(url)
-    with kit.raw(url) as conn:
+    ids = customer_ids(url)
+    with raw(url) as conn:
         conn.execute(
             text(
                 "INSERT INTO customers (slug, name, created_at) SELECT 'bulk-' || i, "
@@ -170,9 +172,9 @@ def test_a_look_alike_function_with_the_same_policy_text_is_caught(seeded, kit) 
     from kpictl import isolation
 
     assert deparsed == isolation.POLICY_USING["kpi_observations"]
-    result = kit.report(seeded)
-    assert kit.failed(result) == {"row_level_security"}
-    found = kit.messages(result, "row_level_security")
+    result = report(seeded)
+    assert failed(result) == {"row_level_security"}
+    found = messages(result, "row_level_security")
     assert (
         "policy kpictl_tenant_isolation on kpi_observations uses "
         "function public.current_setting(name text, missing_ok boolean), not only built-in" in found
@@ -182,10 +184,10 @@ def test_a_look_alike_function_with_the_same_policy_text_is_caught(seeded, kit) 
 
 
 @ON_POSTGRESQL
-def test_the_tenant_sees_only_its_own_customer_row(seeded, kit) -> None:
+def test_the_tenant_sees_only_its_own_customer_row(seeded) -> None:
     url = seeded.database_url
-    ids = kit.customer_ids(url)
-    with kit.raw(url) as conn:
+    ids = customer_ids(url)
+    with raw(url) as conn:
         conn.execute(text(f"SET LOCAL ROLE {TENANT_ROLE}"))
         assert conn.execute(text("SELECT count(*) FROM customers")).scalar() == 0
         conn.execute(
@@ -213,18 +215,18 @@ def test_the_tenant_sees_only_its_own_customer_row(seeded, kit) -> None:
         ),
     ],
 )
-def test_what_the_tenant_sees_of_customers_is_checked(seeded, kit, statement, expected) -> None:
-    with kit.raw(seeded.database_url) as conn:
+def test_what_the_tenant_sees_of_customers_is_checked(seeded, statement, expected) -> None:
+    with raw(seeded.database_url) as conn:
         conn.execute(text(statement))
-    result = kit.report(seeded)
-    assert kit.failed(result) == {"row_level_security"}
-    assert expected in kit.messages(result, "row_level_security")
+    result = report(seeded)
+    assert failed(result) == {"row_level_security"}
+    assert expected in messages(result, "row_level_security")
 
 
 @ON_POSTGRESQL
-def test_the_probe_states_its_coverage_and_all_probes_every_customer(kpictl, seeded, kit) -> None:
+def test_the_probe_states_its_coverage_and_all_probes_every_customer(kpictl, seeded) -> None:
     url = seeded.database_url
-    with kit.raw(url) as conn:
+    with raw(url) as conn:
         conn.execute(
             text(
                 "INSERT INTO customers (slug, name, created_at) SELECT 'bulk-' || i, "

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from kpictl.settings import Settings
+from tests.helpers.db import raw
 
 ON_POSTGRESQL = pytest.mark.parametrize(
     "db_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
@@ -32,18 +33,18 @@ READS = [
 
 
 @pytest.fixture
-def reader(seeded: Settings, kit) -> Iterator[str]:
+def reader(seeded: Settings) -> Iterator[str]:
     """A read-only login as the CI plan job would have: SELECT on everything, nothing else."""
     url = seeded.database_url
     name = f"kpictl_test_login_{uuid.uuid4().hex[:8]}"
-    with kit.raw(url) as conn:
+    with raw(url) as conn:
         conn.execute(text(f"CREATE ROLE {name} LOGIN"))
         conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {name}"))
         conn.execute(text(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {name}"))
     try:
         yield name
     finally:
-        with kit.raw(url) as conn:
+        with raw(url) as conn:
             conn.execute(text(f"DROP OWNED BY {name}"))
             conn.execute(text(f"DROP ROLE {name}"))
 
@@ -68,8 +69,8 @@ def test_a_read_through_row_level_security_is_refused(kpictl, seeded, reader, co
 
 
 @ON_POSTGRESQL
-def test_the_same_login_with_bypassrls_reads_what_is_stored(kpictl, seeded, reader, kit) -> None:
-    with kit.raw(seeded.database_url) as conn:
+def test_the_same_login_with_bypassrls_reads_what_is_stored(kpictl, seeded, reader) -> None:
+    with raw(seeded.database_url) as conn:
         conn.execute(text(f"ALTER ROLE {reader} BYPASSRLS"))
     owner = kpictl("export", "--customer", "acme").stdout
     kpictl.db_url = as_login(seeded.database_url, reader)

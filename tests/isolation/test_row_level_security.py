@@ -17,6 +17,7 @@ from kpictl.db.engine import driver_url
 from kpictl.db.schema import kpi_reference_ranges as R
 from kpictl.db.tenant import CUSTOMER_SETTING, POLICY_NAME, TENANT_ROLE, tenant_scope
 from kpictl.settings import Settings
+from tests.helpers.db import customer_ids
 
 ON_POSTGRESQL = pytest.mark.parametrize(
     "db_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
@@ -29,9 +30,9 @@ def owners(conn, sql: str) -> set:
 
 
 @ON_POSTGRESQL
-def test_a_plain_select_as_the_tenant_sees_only_its_rows_and_the_defaults(seeded, kit) -> None:
+def test_a_plain_select_as_the_tenant_sees_only_its_rows_and_the_defaults(seeded) -> None:
     url = seeded.database_url
-    ids = kit.customer_ids(url)
+    ids = customer_ids(url)
     acme = ids["acme"]
     engine = create_engine(driver_url(url), poolclass=NullPool)
     try:
@@ -73,7 +74,7 @@ def test_a_plain_select_as_the_tenant_sees_only_its_rows_and_the_defaults(seeded
 
 
 @ON_POSTGRESQL
-def test_the_tenant_role_cannot_write(seeded, kit) -> None:
+def test_the_tenant_role_cannot_write(seeded) -> None:
     from sqlalchemy.exc import ProgrammingError
 
     engine = create_engine(driver_url(seeded.database_url), poolclass=NullPool)
@@ -86,8 +87,8 @@ def test_the_tenant_role_cannot_write(seeded, kit) -> None:
 
 
 @ON_POSTGRESQL
-def test_tenant_scope_sets_role_and_customer_for_the_block_only(seeded, kit) -> None:
-    acme = kit.customer_ids(seeded.database_url)["acme"]
+def test_tenant_scope_sets_role_and_customer_for_the_block_only(seeded) -> None:
+    acme = customer_ids(seeded.database_url)["acme"]
     engine = create_engine(driver_url(seeded.database_url), poolclass=NullPool)
     who = text("SELECT current_user, current_setting('kpictl.customer_id', true)")
     try:
@@ -124,7 +125,7 @@ def test_tenant_scope_is_a_no_op_on_sqlite(seeded) -> None:
 
 
 @ON_POSTGRESQL
-def test_a_forgotten_filter_cannot_leak_on_postgresql(seeded, kit, monkeypatch) -> None:
+def test_a_forgotten_filter_cannot_leak_on_postgresql(seeded, monkeypatch) -> None:
     """effective_ranges runs under the tenant role: with its customer filter gone, the
     policies still hand it only the customer's rows and the defaults."""
     monkeypatch.setattr(store, "effective_range_filter", lambda _cid: R.c.kpi_name.is_not(None))

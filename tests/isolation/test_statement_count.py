@@ -7,6 +7,7 @@ from sqlalchemy import Engine, event, text
 from kpictl import isolation
 from kpictl.db import engine as db
 from kpictl.settings import Settings
+from tests.helpers.db import raw
 
 # Customers made with bulk SQL (one INSERT ... SELECT each, not a seed per customer):
 # a recursive CTE counts from `first` to `last` on both backends.
@@ -29,8 +30,8 @@ THEIR_ROWS = [
 ]
 
 
-def add_customers(kit, url: str, first: int, last: int) -> None:
-    with kit.raw(url) as conn:
+def add_customers(url: str, first: int, last: int) -> None:
+    with raw(url) as conn:
         conn.execute(text(NEW_CUSTOMERS), {"first": first, "last": last})
         for statement in THEIR_ROWS:
             conn.execute(text(statement))
@@ -51,22 +52,22 @@ def counted(settings: Settings) -> tuple[int, isolation.IsolationReport]:
     return len(statements), result
 
 
-def test_the_statement_count_does_not_grow_with_customers(db_url, kit) -> None:
+def test_the_statement_count_does_not_grow_with_customers(db_url) -> None:
     settings = Settings(database_url=db_url)
     db.initialise(settings)  # the schema: not part of the count (a read creates none)
-    add_customers(kit, db_url, 1, 3)
+    add_customers(db_url, 1, 3)
     few, result = counted(settings)
     assert result.ok, result.as_dict()
 
-    add_customers(kit, db_url, 4, 300)
-    with kit.raw(db_url) as conn:
+    add_customers(db_url, 4, 300)
+    with raw(db_url) as conn:
         assert conn.execute(text("SELECT count(*) FROM customers")).scalar() == 300
     many, result = counted(settings)
     assert result.ok, result.as_dict()
     assert many == few
 
     # and a fault among the 300 is still found, by the same statements
-    with kit.raw(db_url) as conn:
+    with raw(db_url) as conn:
         conn.execute(text("DROP INDEX idx_ref_range_customer_kpi"))
     faulty, result = counted(settings)
     assert faulty == few

@@ -9,6 +9,8 @@ import pytest
 from sqlalchemy import text
 
 from kpictl.db.tenant import TENANT_ROLE
+from tests.helpers.db import customer_ids, raw
+from tests.helpers.isolation import failed, messages, report
 
 ON_POSTGRESQL = pytest.mark.parametrize(
     "db_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
@@ -17,8 +19,8 @@ SESSION_CUSTOMER = "NULLIF(current_setting('kpictl.customer_id', true), '')::int
 TABLES = ("kpi_reference_ranges", "kpi_observations", "health_scores")
 
 
-def snapshot(kit, url: str) -> dict[str, list]:
-    with kit.raw(url) as conn:
+def snapshot(url: str) -> dict[str, list]:
+    with raw(url) as conn:
         return {
             t: conn.execute(text(f"SELECT * FROM {t} ORDER BY 1")).all()
             for t in (*TABLES, "customers")
@@ -110,28 +112,28 @@ WRITE_ATTACKS = {
 
 @ON_POSTGRESQL
 @pytest.mark.parametrize("attack", list(WRITE_ATTACKS))
-def test_write_access_beyond_the_own_rows_is_caught(seeded, kit, attack) -> None:
+def test_write_access_beyond_the_own_rows_is_caught(seeded, attack) -> None:
     statements, expected = WRITE_ATTACKS[attack]
     url = seeded.database_url
-    with kit.raw(url) as conn:
+    with raw(url) as conn:
         for statement in statements:
             conn.execute(text(statement))
-    before = snapshot(kit, url)
-    result = kit.report(seeded)
-    assert kit.failed(result) == {"row_level_security"}, result.as_dict()
-    found = kit.messages(result, "row_level_security")
+    before = snapshot(url)
+    result = report(seeded)
+    assert failed(result) == {"row_level_security"}, result.as_dict()
+    found = messages(result, "row_level_security")
     for words in expected:
         assert words in found, found
     # every write of the probe was rolled back
-    assert snapshot(kit, url) == before
+    assert snapshot(url) == before
 
 
 @ON_POSTGRESQL
-def test_writes_granted_with_correct_policies_pass_and_are_probed(seeded, kit) -> None:
+def test_writes_granted_with_correct_policies_pass_and_are_probed(seeded) -> None:
     """Granted writes are allowed when the policies admit only the customer's own rows:
     the probe then writes for real (rolled back) and finds nothing wrong."""
     url = seeded.database_url
-    with kit.raw(url) as conn:
+    with raw(url) as conn:
         for table in TABLES:
             conn.execute(text(f"GRANT INSERT, UPDATE, DELETE ON {table} TO {TENANT_ROLE}"))
             conn.execute(
@@ -152,18 +154,18 @@ def test_writes_granted_with_correct_policies_pass_and_are_probed(seeded, kit) -
                     f"WITH CHECK (customer_id = {SESSION_CUSTOMER})"
                 )
             )
-    before = snapshot(kit, url)
-    result = kit.report(seeded, probe="all")
-    assert result.ok, kit.messages(result, "row_level_security")
-    assert snapshot(kit, url) == before
+    before = snapshot(url)
+    result = report(seeded, probe="all")
+    assert result.ok, messages(result, "row_level_security")
+    assert snapshot(url) == before
 
 
 @ON_POSTGRESQL
-def test_a_write_policy_for_one_customer_outside_any_sample_is_caught(seeded, kit) -> None:
+def test_a_write_policy_for_one_customer_outside_any_sample_is_caught(seeded) -> None:
     """The write probe runs for every customer when the catalog shows a foreign policy."""
     url = seeded.database_url
-    victim = kit.customer_ids(url)["globex"]
-    with kit.raw(url) as conn:
+    victim = customer_ids(url)["globex"]
+    with raw(url) as conn:
         conn.execute(text(f"GRANT DELETE ON kpi_observations TO {TENANT_ROLE}"))
         conn.execute(
             text(
@@ -171,6 +173,6 @@ def test_a_write_policy_for_one_customer_outside_any_sample_is_caught(seeded, ki
                 f"USING (customer_id = {SESSION_CUSTOMER} OR {SESSION_CUSTOMER} = {victim})"
             )
         )
-    result = kit.report(seeded)
-    found = kit.messages(result, "row_level_security")
+    result = report(seeded)
+    found = messages(result, "row_level_security")
     assert "as customer globex, DELETE FROM kpi_observations (no WHERE) reaches" in found

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.helpers.reliability import assert_one_clean_error
+
 KPICTL = Path(sys.executable).with_name("kpictl")
 HEADER = b"customer,kpi_name,value,observed_at\n"
 
@@ -41,9 +43,9 @@ def run_cli(*args: str, **env: str):
         ("postgresql://kpictl:e@127.0.0.1:1/health", "postgresql://kpictl:***@127.0.0.1:1/health"),
     ],
 )
-def test_a_short_or_common_password_does_not_garble_the_message(rel, url, shown) -> None:
+def test_a_short_or_common_password_does_not_garble_the_message(url, shown) -> None:
     result = run_cli("--db", url, "list", KPICTL_RANGES_DIR="ranges")
-    line = rel.assert_one_clean_error(result, 3)
+    line = assert_one_clean_error(result, 3)
     assert line.startswith(f"error: cannot connect to {shown}: "), line
     password = url.split("://", 1)[1].split("@")[0].split(":")[1]
     assert f":{password}@" not in result.output
@@ -106,10 +108,10 @@ HUGE = "9" * 5000
     [["history", "--limit", HUGE], ["history", "-n", f"-{HUGE}"], ["history", "-n", HUGE + "x"]],
     ids=["limit", "negative", "not-a-number"],
 )
-def test_an_integer_of_thousands_of_digits_is_refused(rel, kpictl, args) -> None:
+def test_an_integer_of_thousands_of_digits_is_refused(kpictl, args) -> None:
     kpictl("seed", "--all")
     result = kpictl(*args, expect=None)
-    line = rel.assert_one_clean_error(result, 2)
+    line = assert_one_clean_error(result, 2)
     assert "--limit" in line, line
     assert len(line) < 2200, "the echo of a huge value is cut short"
     assert "hint: kpictl history --help" in result.stderr

@@ -21,6 +21,8 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import Engine, event
 
+from tests.helpers.reliability import assert_one_clean_error, error_lines
+
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples" / "observations.csv"
 PG_ONLY = pytest.mark.parametrize(
@@ -80,7 +82,7 @@ def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.
     )
 
 
-def test_a_server_that_never_answers_fails_within_10_seconds(rel, tmp_path) -> None:
+def test_a_server_that_never_answers_fails_within_10_seconds(tmp_path) -> None:
     with silent_server() as port:
         url = f"postgresql://admin:{SECRET}@127.0.0.1:{port}/health"
         started = time.monotonic()
@@ -88,7 +90,7 @@ def test_a_server_that_never_answers_fails_within_10_seconds(rel, tmp_path) -> N
         elapsed = time.monotonic() - started
     assert 4 < elapsed < 10, elapsed  # it waited for the connect timeout, no longer
     assert result.returncode == 3, result.stderr
-    assert rel.error_lines(result.stderr) == [
+    assert error_lines(result.stderr) == [
         f"error: cannot connect to postgresql://admin:***@127.0.0.1:{port}/health: "
         f'connection to server at "127.0.0.1", port {port} failed: timeout expired'
     ], result.stderr
@@ -171,7 +173,7 @@ FAILURES = {
 
 
 @pytest.mark.parametrize("case", list(FAILURES))
-def test_a_password_never_shows_when_a_command_fails(rel, tmp_path, capfd, case: str) -> None:
+def test_a_password_never_shows_when_a_command_fails(tmp_path, capfd, case: str) -> None:
     from typer.testing import CliRunner
 
     from kpictl.cli.app import app
@@ -188,14 +190,14 @@ def test_a_password_never_shows_when_a_command_fails(rel, tmp_path, capfd, case:
             catch_exceptions=False,
         )
         assert time.monotonic() - started < 10
-        line = rel.assert_one_clean_error(result, 3)
+        line = assert_one_clean_error(result, 3)
         assert_never_shown(secrets, result.stdout, result.stderr)
         assert "***" in line, line
     captured = capfd.readouterr()
     assert_never_shown(secrets, captured.out, captured.err)
 
 
-def test_the_fast_failure_holds_for_the_installed_command(rel, tmp_path) -> None:
+def test_the_fast_failure_holds_for_the_installed_command(tmp_path) -> None:
     """The same, from a fresh interpreter: nothing reaches stderr outside kpictl's error
     line (a driver warning, a logging handler)."""
     for case in ("unused-port", "unencoded-at", "no-such-database"):
@@ -209,14 +211,14 @@ def test_the_fast_failure_holds_for_the_installed_command(rel, tmp_path) -> None
             env={"KPICTL_RANGES_DIR": str(REPO / "ranges")},
         )
         assert result.returncode == 3, result.stderr
-        assert len(rel.error_lines(result.stderr)) == 1, result.stderr
+        assert len(error_lines(result.stderr)) == 1, result.stderr
         assert_never_shown([SPECIAL, quote(SPECIAL, safe=""), "w0rd"], result.stdout, result.stderr)
 
 
 @PG_ONLY
 @pytest.mark.parametrize("kind", ["driver", "unexpected"])
 def test_a_password_inside_an_error_raised_by_the_driver_is_masked(
-    rel, kpictl, db_url, kind: str
+    kpictl, db_url, kind: str
 ) -> None:
     """Whatever the driver (or anything else) puts in its message, the password as given
     in the URL, percent-encoded or decoded, is replaced before it is printed."""
@@ -236,7 +238,7 @@ def test_a_password_inside_an_error_raised_by_the_driver_is_masked(
     finally:
         event.remove(Engine, "before_cursor_execute", leaky)
     assert result.exit_code == (3 if kind == "driver" else 1), result.output
-    assert len(rel.error_lines(result.stderr)) == 1
+    assert len(error_lines(result.stderr)) == 1
     assert_never_shown([SPECIAL, quote(SPECIAL, safe=""), "w0rd"], result.stdout, result.stderr)
     assert "postgresql://postgres:***@" in result.stderr
 

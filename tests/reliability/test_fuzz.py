@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from kpictl.cli.app import app
+from tests.helpers import reliability
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = {
@@ -104,8 +105,8 @@ class Bench:
 
 
 @pytest.fixture
-def bench(rel: Any, tmp_path: Path) -> Iterator[Bench]:
-    made = Bench(tmp_path, rel.time_limit)
+def bench(tmp_path: Path) -> Iterator[Bench]:
+    made = Bench(tmp_path, reliability.time_limit)
     yield made
     made.finish(tmp_path)
 

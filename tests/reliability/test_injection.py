@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event
 
+from tests.helpers.reliability import assert_one_clean_error
+
 PAYLOADS = [
     "'; DROP TABLE customers; --",
     "acme' OR '1'='1",
@@ -68,7 +70,7 @@ def bound_values(parameters: Any) -> list[Any]:
     return [parameters]
 
 
-def test_a_payload_in_a_filter_is_only_ever_a_parameter(rel, kpictl, db_url, db_snapshot):
+def test_a_payload_in_a_filter_is_only_ever_a_parameter(kpictl, db_url, db_snapshot):
     kpictl("seed", "--all")
     kpictl("observations", "import", str(Path(__file__).parents[2] / "samples/observations.csv"))
     before = db_snapshot(db_url)
@@ -77,7 +79,7 @@ def test_a_payload_in_a_filter_is_only_ever_a_parameter(rel, kpictl, db_url, db_
             args = [payload if a == "PAYLOAD" else a for a in template]
             with statements() as seen:
                 result = kpictl(*args, expect=None)
-            line = rel.assert_one_clean_error(result, code)
+            line = assert_one_clean_error(result, code)
             assert message in line, (args, line)
             for sql, _parameters in seen:
                 assert payload not in sql, (args, sql)

@@ -5,7 +5,7 @@ The fault is injected before *every* statement a command sends, one run per
 statement, and before its COMMIT, so the tests need not know how a verb is written
 (bulk INSERT, COPY, temporary tables) to cover each point of it. On PostgreSQL the
 connection's server process is terminated from another session; on SQLite the
-statement fails with the driver's "disk I/O error" (see conftest.Fault).
+statement fails with the driver's "disk I/O error" (see tests/helpers/faults.py: Fault).
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from kpictl.db.engine import driver_url
+from tests.helpers.faults import injected
+from tests.helpers.reliability import assert_one_clean_error, edit_for_second_seed
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples" / "observations.csv"
@@ -48,29 +50,29 @@ def prepared(kpictl: Any) -> None:
     kpictl("score", "--all", "--save", "--at", AT)
 
 
-def break_everywhere(rel: Any, kpictl: Any, db_url: str, db_snapshot: Any, *args: str) -> Any:
+def break_everywhere(kpictl: Any, db_url: str, db_snapshot: Any, *args: str) -> Any:
     """Run ``kpictl *args`` once with the connection broken before COMMIT, then once per
     statement it sends, each failing cleanly with nothing changed; the first run in
     which the fault never fires is the re-run that succeeds. Returns that result."""
     postgresql = db_url.startswith("postgresql")
     before = db_snapshot(db_url)
-    with rel.injected(db_url, at_commit=True) as fault:
+    with injected(db_url, at_commit=True) as fault:
         result = kpictl(*args, expect=None)
     assert fault.fired == "COMMIT", result.output
-    line = rel.assert_one_clean_error(result, 3)
+    line = assert_one_clean_error(result, 3)
     assert ("lost the connection" if postgresql else "database is locked") in line, line
     assert db_snapshot(db_url) == before, "changed by a run that failed at COMMIT"
 
     expected = "error: lost the connection to postgresql://" if postgresql else "disk I/O error"
 
     for n in range(1, MAX_STATEMENTS):
-        with rel.injected(db_url, at_statement=n) as fault:
+        with injected(db_url, at_statement=n) as fault:
             result = kpictl(*args, expect=None)
         if fault.fired is None:  # it sent fewer than n statements: every point is covered
             assert n > 3, fault.statements
             assert result.exit_code == 0, result.output
             return result
-        line = rel.assert_one_clean_error(result, 3)
+        line = assert_one_clean_error(result, 3)
         assert expected in line, line
         assert db_snapshot(db_url) == before, (
             f"changed by a run broken before statement {n}: {fault.fired}\n{line}"
@@ -79,19 +81,19 @@ def break_everywhere(rel: Any, kpictl: Any, db_url: str, db_snapshot: Any, *args
 
 
 def test_seed_broken_at_every_statement_changes_nothing(
-    rel, kpictl, ranges_dir, db_url, db_snapshot
+    kpictl, ranges_dir, db_url, db_snapshot
 ) -> None:
     prepared(kpictl)
-    rel.edit_for_second_seed(ranges_dir)
-    result = break_everywhere(rel, kpictl, db_url, db_snapshot, "seed", "--all", "--prune")
+    edit_for_second_seed(ranges_dir)
+    result = break_everywhere(kpictl, db_url, db_snapshot, "seed", "--all", "--prune")
     assert "applied: 1 added, 1 changed, 1 removed" in result.stderr
     kpictl("diff", "--all")  # exit 0: the database now matches the files exactly
     assert count(db_url, "SELECT count(*) FROM range_revisions") == 4 + 3
 
 
-def test_seed_of_a_fresh_database_broken_changes_nothing(rel, kpictl, db_url, db_snapshot) -> None:
+def test_seed_of_a_fresh_database_broken_changes_nothing(kpictl, db_url, db_snapshot) -> None:
     kpictl("init")
-    result = break_everywhere(rel, kpictl, db_url, db_snapshot, "seed", "--all")
+    result = break_everywhere(kpictl, db_url, db_snapshot, "seed", "--all")
     assert "applied: 22 added" in result.stderr
     kpictl("diff", "--all")
 
@@ -119,21 +121,19 @@ def many_observations(path: Path, *, rows: int) -> Path:
 
 
 def test_observations_import_broken_at_every_statement_changes_nothing(
-    rel, kpictl, db_url, db_snapshot, tmp_path
+    kpictl, db_url, db_snapshot, tmp_path
 ) -> None:
     prepared(kpictl)
     stored = count(db_url, "SELECT count(*) FROM kpi_observations")
     source = many_observations(tmp_path / "more.csv", rows=3000)
-    result = break_everywhere(
-        rel, kpictl, db_url, db_snapshot, "observations", "import", str(source)
-    )
+    result = break_everywhere(kpictl, db_url, db_snapshot, "observations", "import", str(source))
     assert "imported 3000 observation(s)" in result.stderr
     assert count(db_url, "SELECT count(*) FROM kpi_observations") > stored
 
 
 @PG_ONLY
 def test_observations_import_broken_while_copy_streams_changes_nothing(
-    rel, kpictl, db_url, db_snapshot, tmp_path
+    kpictl, db_url, db_snapshot, tmp_path
 ) -> None:
     """PostgreSQL streams the file into a staging table in one COPY, fed piece by piece
     as the file is read: break the connection between two pieces (the driver's error
@@ -143,39 +143,37 @@ def test_observations_import_broken_while_copy_streams_changes_nothing(
     prepared(kpictl)
     before = db_snapshot(db_url)
     source = many_observations(tmp_path / "big.csv", rows=COPY_CHUNK * 3 + 10)
-    with rel.injected(db_url, at_copy_read=2) as fault:
+    with injected(db_url, at_copy_read=2) as fault:
         result = kpictl("observations", "import", str(source), expect=None)
     assert fault.fired is not None and fault.copies == 1 and fault.copy_reads >= 2
-    line = rel.assert_one_clean_error(result, 3)
+    line = assert_one_clean_error(result, 3)
     assert line.startswith("error: lost the connection to postgresql://"), line
     assert db_snapshot(db_url) == before
     kpictl("observations", "import", str(source))
 
 
 @PG_ONLY
-def test_score_all_save_broken_at_its_copy_changes_nothing(
-    rel, kpictl, db_url, db_snapshot
-) -> None:
+def test_score_all_save_broken_at_its_copy_changes_nothing(kpictl, db_url, db_snapshot) -> None:
     """On PostgreSQL the saved scores go in with COPY on the raw cursor, which the
     statement hooks of break_everywhere do not see: break the connection there."""
     prepared(kpictl)
     before = db_snapshot(db_url)
     args = ("score", "--all", "--save", "--at", "2026-11-29")
-    with rel.injected(db_url, at_copy=1) as fault:
+    with injected(db_url, at_copy=1) as fault:
         result = kpictl(*args, expect=None)
     assert fault.fired is not None and fault.fired.lstrip().upper().startswith("COPY")
-    line = rel.assert_one_clean_error(result, 3)
+    line = assert_one_clean_error(result, 3)
     assert line.startswith("error: lost the connection to postgresql://"), line
     assert db_snapshot(db_url) == before
     kpictl(*args)
 
 
 def test_score_all_save_broken_at_every_statement_changes_nothing(
-    rel, kpictl, db_url, db_snapshot
+    kpictl, db_url, db_snapshot
 ) -> None:
     prepared(kpictl)
     result = break_everywhere(
-        rel, kpictl, db_url, db_snapshot, "score", "--all", "--save", "--at", "2026-11-29"
+        kpictl, db_url, db_snapshot, "score", "--all", "--save", "--at", "2026-11-29"
     )
     assert "saved 3 score(s)" in result.stderr
     assert count(db_url, "SELECT count(*) FROM health_scores") == 6

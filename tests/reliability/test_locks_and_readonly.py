@@ -18,6 +18,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
 from kpictl.db.engine import driver_url
+from tests.helpers.locks import holding_lock, holding_write_lock
+from tests.helpers.reliability import assert_one_clean_error, error_lines
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples" / "observations.csv"
@@ -50,15 +52,15 @@ def used_database(kpictl, ranges_dir: Path) -> None:
 
 @pytest.mark.parametrize("name", list(WRITERS))
 def test_waiting_for_another_writer_is_bounded_and_reported(
-    locks, rel, kpictl, ranges_dir, db_url, db_snapshot, name: str
+    kpictl, ranges_dir, db_url, db_snapshot, name: str
 ) -> None:
     used_database(kpictl, ranges_dir)
     before = db_snapshot(db_url)
-    with locks.holding_write_lock(db_url):
+    with holding_write_lock(db_url):
         started = time.monotonic()
         result = kpictl(*writer(name, "1.5"), expect=None)
         waited = time.monotonic() - started
-    line = rel.assert_one_clean_error(result, 3)
+    line = assert_one_clean_error(result, 3)
     assert 1.4 <= waited < 10, waited  # it did wait, and not much longer than asked
     assert line.startswith("error: could not obtain the database lock in time"), line
     assert "more than 1.5 s (--lock-timeout)" in line, line
@@ -68,16 +70,16 @@ def test_waiting_for_another_writer_is_bounded_and_reported(
 
 
 def test_lock_timeout_zero_fails_at_once_instead_of_waiting(
-    locks, rel, kpictl, ranges_dir, db_url, db_snapshot
+    kpictl, ranges_dir, db_url, db_snapshot
 ) -> None:
     """PostgreSQL reads lock_timeout = 0 as "wait for ever": kpictl must not."""
     used_database(kpictl, ranges_dir)
     before = db_snapshot(db_url)
-    with locks.holding_write_lock(db_url):
+    with holding_write_lock(db_url):
         started = time.monotonic()
         result = kpictl("seed", "--all", "--lock-timeout", "0", expect=None)
         assert time.monotonic() - started < 5
-    line = rel.assert_one_clean_error(result, 3)
+    line = assert_one_clean_error(result, 3)
     assert "more than 0 s (--lock-timeout)" in line, line
     assert db_snapshot(db_url) == before
 
@@ -91,14 +93,14 @@ def test_an_enormous_lock_timeout_is_accepted(kpictl, ranges_dir, value: str) ->
 @SQLITE_ONLY
 @pytest.mark.parametrize("name", list(WRITERS))
 def test_sqlite_locked_exclusively_by_another_connection(
-    locks, rel, kpictl, ranges_dir, db_url, db_snapshot, name: str
+    kpictl, ranges_dir, db_url, db_snapshot, name: str
 ) -> None:
     """BEGIN EXCLUSIVE elsewhere shuts out even kpictl's first read."""
     used_database(kpictl, ranges_dir)
     before = db_snapshot(db_url)
-    with locks.holding_write_lock(db_url, exclusive=True):
+    with holding_write_lock(db_url, exclusive=True):
         result = kpictl(*writer(name, "1"), expect=None)
-    line = rel.assert_one_clean_error(result, 3)
+    line = assert_one_clean_error(result, 3)
     assert line.startswith("error: could not obtain the database lock in time"), line
     assert db_snapshot(db_url) == before
     kpictl(*writer(name, "1"))
@@ -118,7 +120,7 @@ READ_ONLY_WRITES = [
 @SQLITE_ONLY
 @pytest.mark.parametrize("args", READ_ONLY_WRITES, ids=lambda a: "-".join(a[:2]))
 def test_sqlite_opened_read_only_refuses_every_write(
-    rel, kpictl, ranges_dir, db_url, db_snapshot, args: list[str]
+    kpictl, ranges_dir, db_url, db_snapshot, args: list[str]
 ) -> None:
     """SQLite itself refuses the write: the file is opened with mode=ro (a URI filename),
     which binds root too, unlike file permissions."""
@@ -126,7 +128,7 @@ def test_sqlite_opened_read_only_refuses_every_write(
     before = db_snapshot(db_url)
     path = db_url.removeprefix("sqlite:///")
     kpictl.db_url = f"sqlite:///file:{path}?mode=ro&uri=true"
-    line = rel.assert_one_clean_error(kpictl(*args, expect=None), 3)
+    line = assert_one_clean_error(kpictl(*args, expect=None), 3)
     assert line == "error: the database rejected the write: attempt to write a readonly database"
     kpictl("list", "--customer", "acme")  # reading still works
     kpictl("diff", "--all", expect=1)
@@ -145,7 +147,7 @@ def _unshare_works() -> bool:
 
 @SQLITE_ONLY
 def test_sqlite_file_without_write_permission(
-    rel, kpictl, ranges_dir, db_url, db_snapshot, tmp_path
+    kpictl, ranges_dir, db_url, db_snapshot, tmp_path
 ) -> None:
     """A database file (and directory) the user may not write, as on a read-only share.
     The tests run as root, whom file modes do not bind: kpictl runs in a user namespace
@@ -172,7 +174,7 @@ def test_sqlite_file_without_write_permission(
         path.parent.chmod(0o755)
         path.chmod(0o644)
     assert done.returncode == 3, done.stderr
-    errors = rel.error_lines(done.stderr)
+    errors = error_lines(done.stderr)
     assert errors == [
         "error: the database rejected the write: attempt to write a readonly database"
     ], done.stderr
@@ -182,9 +184,9 @@ def test_sqlite_file_without_write_permission(
 
 
 @SQLITE_ONLY
-def test_sqlite_file_that_is_not_a_database(rel, kpictl, db_url) -> None:
+def test_sqlite_file_that_is_not_a_database(kpictl, db_url) -> None:
     Path(db_url.removeprefix("sqlite:///")).write_bytes(b"this is not a database\n" * 100)
-    line = rel.assert_one_clean_error(kpictl("list", expect=None), 3)
+    line = assert_one_clean_error(kpictl("list", expect=None), 3)
     assert "file is not a database" in line, line
 
 
@@ -216,19 +218,19 @@ PG_ONLY = pytest.mark.parametrize(
 
 @PG_ONLY
 def test_waiting_to_migrate_a_fresh_database_is_bounded(
-    locks, rel, kpictl, db_url, db_snapshot, monkeypatch
+    kpictl, db_url, db_snapshot, monkeypatch
 ) -> None:
     """Another process holding the migration lock (or a migration stuck behind a table
     lock) makes kpictl give up after the lock timeout, not wait for ever."""
     from kpictl.db import engine as db
 
     monkeypatch.setattr(db, "DEFAULT_LOCK_TIMEOUT", 1.0)
-    with locks.holding_lock(db_url, f"SELECT pg_advisory_lock({db.MIGRATE_LOCK_KEY})"):
+    with holding_lock(db_url, f"SELECT pg_advisory_lock({db.MIGRATE_LOCK_KEY})"):
         started = time.monotonic()
         # init: a read no longer migrates (SPEC section 7); init and the writes do
         result = kpictl("init", expect=None)
         assert time.monotonic() - started < 10
-    line = rel.assert_one_clean_error(result, 3)
+    line = assert_one_clean_error(result, 3)
     assert line.startswith("error: could not obtain the database lock in time"), line
     assert db_snapshot(db_url) == {}  # not even the schema: nothing was written
     kpictl("init")  # and once the lock is free the first use migrates
@@ -248,7 +250,7 @@ def test_the_default_lock_timeout_is_30_seconds() -> None:
 @PG_ONLY
 @pytest.mark.parametrize("args", READ_ONLY_WRITES, ids=lambda a: "-".join(a[:2]))
 def test_a_read_only_postgresql_database_refuses_every_write(
-    rel, kpictl, ranges_dir, db_url, db_snapshot, args: list[str]
+    kpictl, ranges_dir, db_url, db_snapshot, args: list[str]
 ) -> None:
     """As on a hot standby, or a database an administrator set read-only."""
     used_database(kpictl, ranges_dir)
@@ -258,7 +260,7 @@ def test_a_read_only_postgresql_database_refuses_every_write(
     with admin.connect() as conn:
         conn.exec_driver_sql(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
     admin.dispose()
-    line = rel.assert_one_clean_error(kpictl(*args, expect=None), 3)
+    line = assert_one_clean_error(kpictl(*args, expect=None), 3)
     assert line.startswith("error: the database rejected the write: cannot execute"), line
     assert "read-only transaction" in line, line
     kpictl("list", "--customer", "acme")  # reading still works
