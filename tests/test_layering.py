@@ -155,25 +155,12 @@ def api_imports(path: Path) -> list[str]:
     return found
 
 
-# A type imported from the facade (under TYPE_CHECKING) when this test was written; it
-# lives in kpictl/customers.py. Strict: the day it is imported from there, the mark must
-# go. Do not add to this list.
-API_IMPORTS_TODAY = {
-    "kpictl/render/customers.py": "imports CustomerInfo from kpictl.api (TYPE_CHECKING)",
-}
-
-
 @pytest.mark.parametrize(
     "path",
     [
         pytest.param(
             p,
             id=relative(p),
-            marks=(
-                [pytest.mark.xfail(strict=True, reason=API_IMPORTS_TODAY[relative(p)])]
-                if relative(p) in API_IMPORTS_TODAY
-                else []
-            ),
         )
         for p in source_files()
         if PACKAGE / "cli" not in p.parents
@@ -254,39 +241,12 @@ def backend_questions(path: Path) -> list[str]:
     return found
 
 
-# Where the backend is still asked outside the backends (main at 7c09b1f): another
-# change is moving these branches behind kpictl/backends/ now. Each case is strict: the
-# day a module is clean, its mark must go. Do not add to this list.
-DIALECT_BRANCHES_TODAY = {
-    "kpictl/adopt/apply.py",
-    "kpictl/adopt/inspect.py",
-    "kpictl/adopt/steps.py",
-    "kpictl/db/engine.py",
-    "kpictl/isolation/__init__.py",
-    "kpictl/isolation/rls.py",
-    "kpictl/isolation/schemafacts.py",
-    "kpictl/scoring/inputs.py",
-    "kpictl/serve/__init__.py",
-    "kpictl/serve/reads.py",
-}
-
-
 @pytest.mark.parametrize(
     "path",
     [
         pytest.param(
             p,
             id=relative(p),
-            marks=(
-                [
-                    pytest.mark.xfail(
-                        strict=True,
-                        reason="asks which backend outside kpictl/backends/ (being moved)",
-                    )
-                ]
-                if relative(p) in DIALECT_BRANCHES_TODAY
-                else []
-            ),
         )
         for p in source_files()
         if not any(home in p.parents for home in BACKEND_HOMES)

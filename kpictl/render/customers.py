@@ -9,7 +9,7 @@ from kpictl.render.console import OutputFormat, Renderer
 from kpictl.render.table import prose
 
 if TYPE_CHECKING:
-    from kpictl.api import CustomerInfo
+    from kpictl.customers import CustomerInfo
 
 
 def render_customers(

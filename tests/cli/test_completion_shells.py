@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.terminal import start_tmux
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PROMPT = "READY> "
@@ -135,14 +137,3 @@ def test_tab_completes_in_a_real_shell(shell, typed, completed, tmp_path, ranges
     assert line.startswith(PROMPT + completed), line
     if "p95" in typed:
         assert "p95_latency_ms" in line, line
-
-
-def start_tmux(argv: list[str], **kwargs: object) -> None:
-    """Start a tmux server and session, up to three tries: on a loaded machine a new
-    server now and then exits at once ("server exited unexpectedly")."""
-    for attempt in range(3):
-        started = subprocess.run(argv, capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
-        if started.returncode == 0:
-            return
-        time.sleep(0.5 * (attempt + 1))
-    raise AssertionError(f"tmux did not start: {started.stderr.strip()}")

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from kpictl.numbers import fmt_num
+from tests.helpers.terminal import start_tmux
 
 KPICTL = Path(sys.executable).parent / "kpictl"
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -154,15 +155,3 @@ def test_validate_problems_wrap_between_words_in_a_terminal(cli, columns: int) -
             assert whole(word.strip(",:;()'"), screen) or not word.strip(",:;()'"), (word, screen)
     labels = re.findall(r"^(error|warning): ", screen, re.M)
     assert labels == [p["severity"] for p in problems], screen
-
-
-def start_tmux(argv: list[str], **kwargs: object) -> None:
-    """Start a tmux server and session. On a loaded machine a new server now and then
-    exits at once ("server exited unexpectedly"): that is tmux's start-up, not what is
-    tested, so it is tried three times."""
-    for attempt in range(3):
-        started = subprocess.run(argv, capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
-        if started.returncode == 0:
-            return
-        time.sleep(0.5 * (attempt + 1))
-    raise AssertionError(f"tmux did not start: {started.stderr.strip()}")
