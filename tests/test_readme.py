@@ -11,6 +11,7 @@ Each block runs in a fresh temporary directory holding a copy of the repository'
 and samples/, with the embedded SQLite default (kpictl.db in that directory). The steps,
 in the order named (see STEPS below):
 
+    fresh         nothing: no database yet (a block names it when it needs no other step)
     seed          kpictl seed --all
     observations  kpictl observations import samples/observations.csv
     edit-acme     the loop's edit: acme.yaml version 2, error_rate_pct risk.min and
@@ -99,6 +100,9 @@ BLOCKS = [block for page in PAGES for block in console_blocks(page)]
 
 
 def _env() -> dict[str, str]:
+    assert (KPICTL_BIN / "kpictl").exists(), (
+        f"no kpictl beside {sys.executable}: install the project"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("KPICTL_")}
     env.update(
         PATH=f"{KPICTL_BIN}{os.pathsep}{env.get('PATH', '')}",
@@ -180,6 +184,7 @@ def _drift(cwd: Path) -> None:
 
 
 STEPS: dict[str, Callable[[Path], None]] = {
+    "fresh": lambda cwd: None,
     "seed": _seed,
     "observations": _observations,
     "edit-acme": _edit_acme,
