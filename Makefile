@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 ## tmux gives the tests a real terminal; scripts/ensure-tmux installs it when missing.
 install: $(STAMP)
 	-@scripts/ensure-tmux
+	@echo "kpictl is installed in $(BIN): run $(BIN)/kpictl, or 'source $(BIN)/activate' to put it on PATH"
 
 ## The main job on the embedded SQLite default (kpictl.db in this directory): validate and
 ## seed ranges/, show data-center's ranges, prove isolation, import sample values, score.
@@ -26,13 +27,16 @@ demo: install
 	$(BIN)/kpictl observations import samples/observations.csv
 	$(BIN)/kpictl score data-center
 	$(BIN)/kpictl score --all
+	@echo "kpictl is installed in $(BIN): run $(BIN)/kpictl, or 'source $(BIN)/activate' to put it on PATH"
 
-## The whole suite: lint, types, tests on SQLite and PostgreSQL.
+## The whole suite: lint, types, tests on SQLite and PostgreSQL (see README for how long it
+## takes). One line per test file with its progress, then the skips with their reasons (-ra
+## in pyproject.toml) and the ten slowest tests.
 test: install
 	$(BIN)/ruff check kpictl tests benchmarks tools
 	$(BIN)/ruff format --check kpictl tests benchmarks tools
 	$(BIN)/mypy kpictl benchmarks tools
-	$(BIN)/pytest -q
+	$(BIN)/pytest --durations=10
 
 ## The CLI tests under the oldest Typer that pyproject.toml allows (typer>=TYPER_OLDEST),
 ## in a venv of their own; `make test` runs them under the newest. The help layout is
