@@ -222,7 +222,9 @@ class _Check:
         if not math.isfinite(as_float):
             self.error(path, f"must be a finite number, got {describe(value)}")
             return None
-        return as_float
+        # -0.0 is 0: one zero, so that a file, its stored rows (SQLite drops the sign,
+        # PostgreSQL keeps it) and their export hash and compare alike
+        return as_float + 0.0
 
     def string(self, value: Any, path: KeyPath) -> str | None:
         if isinstance(value, str) and value.strip():
