@@ -98,9 +98,9 @@ def export(
 def write_atomically(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file: never a half-written file."""
     path = path.expanduser()
-    if path.is_dir():
-        raise UsageError(f"cannot write {path}: it is a directory")
     try:
+        if path.is_dir():
+            raise UsageError(f"cannot write {path}: it is a directory")
         mode = path.stat().st_mode & 0o777 if path.exists() else _default_mode()
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:

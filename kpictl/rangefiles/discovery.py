@@ -120,11 +120,23 @@ def discover(ranges_dir: Path) -> Discovery:
 
 
 def _require_dir(ranges_dir: Path) -> None:
-    if not ranges_dir.is_dir():
-        what = "not a directory" if ranges_dir.exists() else "no such directory"
+    what = dir_problem(ranges_dir)
+    if what is not None:
         raise RangeFileMissing(
             f"{ranges_dir}: {what}", hint="set --ranges or KPICTL_RANGES_DIR to the ranges dir"
         )
+
+
+def dir_problem(path: Path) -> str | None:
+    """Why ``path`` is no directory ("no such directory", "not a directory", "File name
+    too long", ...), or None. Never raises: Path.is_dir() raises for some errors."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "no such directory"
+    except (OSError, ValueError) as exc:
+        return getattr(exc, "strerror", None) or str(exc)
+    return None if stat.S_ISDIR(mode) else "not a directory"
 
 
 def _not_a_file(path: Path) -> Problem | None:

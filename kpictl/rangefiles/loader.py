@@ -13,6 +13,7 @@ from kpictl.rangefiles.checks import load_catalog, load_range_file
 from kpictl.rangefiles.discovery import (
     collect_files,
     confined,
+    dir_problem,
     discover,
     identity,
     range_file_paths,
@@ -72,9 +73,9 @@ def validate_paths(paths: Sequence[Path], ranges_dir: Path) -> list[Problem]:
     No paths: the whole ranges dir.
     """
     if not paths:
-        if not ranges_dir.exists():
+        if (what := dir_problem(ranges_dir)) is not None:
             raise RangeFileMissing(
-                f"{ranges_dir}: no such directory",
+                f"{ranges_dir}: {what}",
                 hint="set --ranges or KPICTL_RANGES_DIR, or name the files to check",
             )
         paths = [ranges_dir]
@@ -96,7 +97,7 @@ def validate_paths(paths: Sequence[Path], ranges_dir: Path) -> list[Problem]:
                 layout += [p for p in discover(ranges_dir).errors if p.path not in known]
 
     catalog_path = ranges_dir / CATALOG_FILE
-    if not catalog_path.exists():
+    if not os.path.exists(catalog_path):
         # `kpictl validate some/where/ranges` from elsewhere: that directory's catalog
         given = [p / CATALOG_FILE for p in paths if p.is_dir() and (p / CATALOG_FILE).is_file()]
         if len(given) == 1:
