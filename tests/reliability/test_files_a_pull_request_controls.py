@@ -232,3 +232,25 @@ def test_a_values_file_over_a_mebibyte_is_refused(kpictl, tmp_path: Path, rel) -
         kpictl("score", "acme", "--values", str(values), expect=None), 2
     )
     assert "larger than 1 MiB" in line
+
+
+# -- names that are not UTF-8 ----------------------------------------------------------
+
+
+def test_non_utf8_names_under_ranges(kpictl, ranges_dir: Path, db_url: str, db_snapshot) -> None:
+    kpictl("init")
+    before = db_snapshot(db_url)
+    customers = os.fsencode(ranges_dir / "customers")
+    os.mkdir(customers + b"/\xff\xfe")
+    with open(customers + b"/bad\xff.yaml", "wb") as out:
+        out.write((ranges_dir / "customers" / "acme.yaml").read_bytes())
+    os.mkdir(os.fsencode(ranges_dir) + b"/\xfelegacy")
+    for args, code in ((["validate"], 1), (["seed", "--all"], 2), (["diff", "--all"], 2)):
+        result = kpictl(*args, expect=code)
+        output = result.stdout + result.stderr
+        assert "Traceback" not in output and "unexpected" not in output, output
+        assert "not valid UTF-8" not in output, output  # no argument is at fault
+        assert "\\udcff\\udcfe: a directory inside customers/" in result.stderr, output
+    checked = kpictl("validate", expect=1)
+    assert "bad\\udcff.yaml:5 customer:" in checked.stderr
+    assert db_snapshot(db_url) == before
