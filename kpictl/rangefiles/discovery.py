@@ -40,11 +40,16 @@ def outside(path: Path | str, root: Path | str) -> str | None:
 
 
 def _escape(path: Path | str, target: str) -> Problem:
+    try:  # what the target is (a stat, never a read), for the message
+        mode = os.stat(target).st_mode
+        kind = "" if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else ", not a regular file"
+    except OSError:
+        kind = ", no such file"
     return Problem(
         str(path),
         None,
         "",
-        f"a symbolic link leaving the ranges directory (to {target!r}): refused, not read",
+        f"a symbolic link leaving the ranges directory (to {target!r}{kind}): refused, not read",
     )
 
 
@@ -168,7 +173,7 @@ def _scan_customers(customers_dir: Path, ranges_dir: Path, found: Discovery) -> 
             )
             found.problems.append(Problem(str(path), None, "", message))
         elif suffix == ".yaml":
-            if not entry.is_file():
+            if not entry.is_file() and os.path.exists(path):  # a dangling link: "no such file"
                 found.problems.append(_special(path))
             else:
                 found.customers.append((stem, path))
@@ -289,8 +294,8 @@ def _walk(directory: Path) -> tuple[list[Path], list[Problem]]:
                 if not entry.is_symlink():
                     subdirs.append(path)
             elif is_yaml:
-                if entry.is_file():
-                    out.append(path)
+                if entry.is_file() or not os.path.exists(path):
+                    out.append(path)  # a dangling link: its reader says "no such file"
                 else:
                     problems.append(_special(path))
         pending += reversed(subdirs)

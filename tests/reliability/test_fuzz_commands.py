@@ -9,8 +9,11 @@ and nothing "unexpected" (an unexpected error is a bug).
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +58,8 @@ def hostile_values(tmp: Path) -> list[str]:
         "[/red][link=http://x]x",
         "x" * 20_000,  # longer than any path or file name
         "",
-        "../../../etc/passwd",
-        "/dev/zero",
+        "../../../passwd",  # a way out of the working directory (a private one here)
+        "/dev/zero",  # never given to an option that writes: see WRITES
         "/dev/null",
         str(tmp),  # a directory
         str(missing),
@@ -80,12 +83,22 @@ def _commands() -> list[tuple[tuple[str, ...], Any]]:
 COMMANDS = _commands()
 
 
+# Options that write files. They are not given device paths: kpictl writes a device in
+# place now (test_numbers_and_names.py proves it on a FIFO), but an earlier kpictl
+# replaced /dev/null by a file through its atomic rename, which a test must never risk
+# on a shared machine. Every value runs in a private working directory, so relative
+# paths ("0", "../../../passwd") land in the test's own tmp directory.
+WRITES = {"output_file", "output_dir", "junit"}
+
+
 def _fuzzed_args(command: Any, path: tuple[str, ...], value: str) -> list[list[str]]:
     """One argument list per parameter of ``command``, that parameter given ``value``."""
     base = BASE.get(path, [])
     out = []
     for param in command.params:
         if param.name == "help" or getattr(param, "is_flag", False):
+            continue
+        if param.name in WRITES and value.startswith("/dev/"):
             continue
         if param.param_type_name == "argument":
             # replace the base's positional value (the first one) or add it
@@ -102,8 +115,12 @@ def _fuzzed_args(command: Any, path: tuple[str, ...], value: str) -> list[list[s
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     root = tmp_path_factory.mktemp("fuzz")
+    cwd = root / "work" / "a" / "b"  # "../../../passwd" stays under root
+    cwd.mkdir(parents=True)
+    previous = os.getcwd()
+    os.chdir(cwd)
     ranges = root / "ranges"
     shutil.copytree(SHIPPED_RANGES, ranges)
     env = {
@@ -121,7 +138,18 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     csv.write_text(
         "customer,kpi_name,value,observed_at\nacme,error_rate_pct,1,2026-01-01T00:00:00Z\n"
     )
-    return {**env, "OBSERVATIONS": str(csv), "ROOT": str(root)}
+    try:
+        yield {**env, "OBSERVATIONS": str(csv), "ROOT": str(root)}
+    finally:
+        os.chdir(previous)
+
+
+def _devices_intact(args: list[str]) -> None:
+    """Stop at once when a command replaced /dev/null or /dev/zero by a file (an output
+    option once did, through its atomic rename): the machine's other work needs them."""
+    for device in ("/dev/null", "/dev/zero"):
+        if not stat.S_ISCHR(os.stat(device).st_mode):
+            pytest.exit(f"kpictl {args[:4]} replaced {device} by a file: restore it", 3)
 
 
 def _verdict(args: list[str], result: Any) -> str | None:
@@ -155,6 +183,7 @@ def test_hostile_values_for_every_parameter(
         for args in _fuzzed_args(command, path, value):
             args = [seeded["OBSERVATIONS"] if a == "OBSERVATIONS" else a for a in args]
             result = runner.invoke(app, args, env=env, catch_exceptions=True)
+            _devices_intact(args)
             problem = _verdict(args, result)
             if problem is not None:
                 shown = [a if len(a) < 40 else a[:20] + f"...({len(a)})" for a in args]
@@ -171,6 +200,7 @@ def test_hostile_values_for_the_global_options(option: str, seeded: dict[str, st
         for command in (["list"], ["validate"], ["seed", "--all", "--dry-run"]):
             args = [option, value, *command]
             result = runner.invoke(app, args, env=env, catch_exceptions=True)
+            _devices_intact(args)
             problem = _verdict(command, result)
             if problem is not None:
                 failures.append(f"kpictl {option} {value[:30]!a} {command}: {problem[:300]}")

@@ -198,3 +198,23 @@ def test_negative_zero_weight_survives_export_and_diff(kpictl, ranges_dir: Path)
     kpictl("diff", "--all")
     kpictl("seed", "--all")  # nothing to apply, no refusal
     assert kpictl("export", "--customer", "acme").stdout == exported
+
+
+def test_an_output_file_that_is_a_fifo_is_written_in_place(kpictl, tmp_path: Path) -> None:
+    """A device or pipe given as --output-file (/dev/stdout, /dev/null) is written, never
+    replaced by a file: an atomic rename over /dev/null once replaced the system's."""
+    import os
+    import stat
+    import threading
+
+    kpictl("init")
+    kpictl("seed", "--all")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    kpictl("export", "--customer", "acme", "--output-file", str(fifo))
+    reader.join(10)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert received and b"customer: acme" in received[0]
