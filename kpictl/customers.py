@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from kpictl import store
 from kpictl.db import engine as db
 from kpictl.errors import UsageError
-from kpictl.rangefiles.rules import SLUG_RE, control_character
+from kpictl.rangefiles.rules import SLUG_RE, name_problem
 from kpictl.settings import DEFAULT_LOCK_TIMEOUT, Settings
 from kpictl.times import iso_or_none
 
@@ -49,8 +49,8 @@ def add_customer(settings: Settings, slug: str, *, name: str | None = None) -> s
             f"invalid customer slug {slug!r}",
             hint="lowercase letters, digits and '-', at most 63, not starting or ending with '-'",
         )
-    if name is not None and (bad := control_character(name)):
-        raise UsageError(f"--name must not contain control characters, got {bad}")
+    if name is not None and (bad := name_problem(name)):
+        raise UsageError(f"--name {bad}")
     with (
         db.open_database(settings, write=True) as engine,
         db.write_transaction(engine, lock_timeout=DEFAULT_LOCK_TIMEOUT) as conn,

@@ -11,6 +11,8 @@ A handful of set-based queries, whatever the number of customers.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -75,8 +77,13 @@ def _comment(version: int, applied_at: datetime | None, applied_by: str | None) 
 def export_all(settings: Settings, output_dir: Path) -> ExportAllResult:
     """Write every scope of the database, and a kpis.yaml, into ``output_dir``."""
     directory = output_dir.expanduser()
-    if directory.exists() and not directory.is_dir():
-        raise UsageError(f"--output-dir {directory}: not a directory")
+    try:
+        if not stat.S_ISDIR(os.stat(directory).st_mode):  # a file, a device
+            raise UsageError(f"--output-dir {directory}: not a directory")
+    except FileNotFoundError:
+        pass  # created below
+    except OSError as exc:  # a name too long, no permission
+        raise UsageError(f"--output-dir {directory}: {exc.strerror or exc}") from None
     existing = _existing_catalog([directory / CATALOG_FILE, settings.ranges_dir / CATALOG_FILE])
     with db.open_database(settings) as engine, db.read_transaction(engine) as conn:
         customers = sorted(store.customers_by_slug(conn).values(), key=lambda c: c.slug)
@@ -100,7 +107,10 @@ def export_all(settings: Settings, output_dir: Path) -> ExportAllResult:
 
     catalog_path = directory / CATALOG_FILE
     text = catalog_text(entries, order)
-    (directory / CUSTOMERS_DIR).mkdir(parents=True, exist_ok=True)
+    try:
+        (directory / CUSTOMERS_DIR).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--output-dir {directory}: {exc.strerror or exc}") from None
     write_atomically(catalog_path, text)
     result.files.append(WrittenFile(catalog_path, None, "catalog", None, False))
     # read back as validate reads it: the generated catalog must itself be valid

@@ -124,7 +124,8 @@ def revision_log(
         query = query.where(RR.c.customer_id.is_(None))
     elif customer_id is not None:
         query = query.where(RR.c.customer_id == customer_id)
-    if limit is not None:
+    # a limit beyond what a 64-bit SQL integer holds (20 digits) is no limit at all
+    if limit is not None and limit < 2**63:
         query = query.limit(limit)
     return [_revision(row) for row in conn.execute(query)]
 

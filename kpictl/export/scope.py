@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -96,12 +97,24 @@ def export(
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file: never a half-written file."""
+    """Write ``text`` to ``path`` through a temporary file: never a half-written file.
+
+    A device, FIFO or socket (``/dev/stdout``, ``/dev/null``, a pipe) is written in
+    place: it is never replaced by a file (which would break the system's /dev/null).
+    """
     path = path.expanduser()
-    if path.is_dir():
-        raise UsageError(f"cannot write {path}: it is a directory")
     try:
-        mode = path.stat().st_mode & 0o777 if path.exists() else _default_mode()
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            st = None
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            raise UsageError(f"cannot write {path}: it is a directory")
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            with open(path, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(text)
+            return
+        mode = st.st_mode & 0o777 if st is not None else _default_mode()
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc

@@ -18,6 +18,17 @@ OBSERVATION_COLUMNS = ("customer", "kpi_name", "value", "observed_at")
 _TIME_CACHE_SIZE = 65_536  # observations share their times: parse each text once
 MAX_SHOWN_PROBLEMS = 5
 
+MAX_LINE_CHARS = 1_048_576
+"""A CSV line longer than this (1 MiB of characters) is refused: files are streamed a
+line at a time, and one endless line must not be read into memory."""
+
+
+class _LineTooLong(Exception):
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
 ProgressCallback = Callable[[int, int | None], None]
 """Called as ``(bytes read, total bytes or None)`` while a file is read."""
 
@@ -110,7 +121,7 @@ class CsvReader:
             encoding="utf-8-sig",
             newline="",
         )
-        reader = csv.reader(text)
+        reader = csv.reader(self._lines(text))
         line = 1
         try:
             header = next(reader, None)
@@ -133,10 +144,30 @@ class CsvReader:
                 if row is not None:
                     self.rows_read += 1
                     yield row
+        except _LineTooLong as exc:
+            self.problem(
+                exc.line,
+                None,
+                f"line is longer than {MAX_LINE_CHARS:,} characters: not read further",
+            )
         except UnicodeDecodeError as exc:
             self.problem(self._counter.line_of(exc), None, f"not valid UTF-8 ({exc.reason})")
         except csv.Error as exc:
             self.problem(reader.line_num or line, None, f"not valid CSV: {exc}")
+
+    @staticmethod
+    def _lines(text: IO[str]) -> Iterator[str]:
+        """The stream's lines, none longer than MAX_LINE_CHARS: a file of one endless
+        line (``/dev/zero``, a 126 MB line) is refused, not read into memory."""
+        number = 0
+        while True:
+            piece = text.readline(MAX_LINE_CHARS + 1)
+            if not piece:
+                return
+            number += 1
+            if len(piece) > MAX_LINE_CHARS:
+                raise _LineTooLong(number)
+            yield piece
 
     def _wanted(self) -> str:
         return ",".join(self.required)

@@ -15,7 +15,8 @@ from kpictl.errors import UnknownKpi
 from kpictl.rangefiles.rangedir import RangeDir
 from kpictl.times import as_utc
 
-_NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+# ASCII digits only: \d and float() also take Arabic-Indic and other Unicode digits
+_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def shown(text: str, limit: int = 60) -> str:

@@ -58,7 +58,7 @@ from kpictl.rangefiles.rules import (
     SCORE_KPI,
     SLUG_RE,
     SLUG_RULE,
-    control_character,
+    name_problem,
 )
 from kpictl.rangefiles.wording import (
     band_high,
@@ -72,6 +72,7 @@ from kpictl.rangefiles.wording import (
 from kpictl.rangefiles.yamlstrict import KeyPath, StrictYamlError, read_yaml
 
 _API_VERSION_RE = re.compile(r"kpictl/v([0-9]+)")
+_RANGE_FILE_KEYS = frozenset(CATALOG_KEYS + CUSTOMER_KEYS + DEFAULTS_KEYS)
 
 
 def load_catalog(path: Path, *, display: str | None = None) -> tuple[Catalog | None, list[Problem]]:
@@ -221,7 +222,9 @@ class _Check:
         if not math.isfinite(as_float):
             self.error(path, f"must be a finite number, got {describe(value)}")
             return None
-        return as_float
+        # -0.0 is 0: one zero, so that a file, its stored rows (SQLite drops the sign,
+        # PostgreSQL keeps it) and their export hash and compare alike
+        return as_float + 0.0
 
     def string(self, value: Any, path: KeyPath) -> str | None:
         if isinstance(value, str) and value.strip():
@@ -231,8 +234,8 @@ class _Check:
 
     def display_name(self, value: Any, path: KeyPath) -> str | None:
         name = self.string(value, path)
-        if name is not None and (bad := control_character(name)):
-            self.error(path, f"must not contain control characters, got {bad}")
+        if name is not None and (bad := name_problem(name)):
+            self.error(path, bad)
             return None
         return name
 
@@ -241,6 +244,13 @@ class _Check:
     def api_version(self, data: dict) -> bool:
         """Check apiVersion first; False when the file is of a format this kpictl can't read."""
         path: KeyPath = ("apiVersion",)
+        if "apiVersion" not in data and not any(
+            isinstance(key, str) and key in _RANGE_FILE_KEYS for key in data
+        ):
+            # not a range file at all (a file a symlink or a path led to): nothing of its
+            # content is echoed, its keys might be anyone's secrets
+            self.error((), f"not a kpictl file: no apiVersion: {API_VERSION} and none of its keys")
+            return False
         if "apiVersion" not in data:
             self.error(path, f"required key is missing (expected apiVersion: {API_VERSION})")
             return True
@@ -253,13 +263,19 @@ class _Check:
         readable = ", ".join(SUPPORTED_API_VERSIONS)
         match = _API_VERSION_RE.fullmatch(value)
         if match:
-            newer = int(match.group(1)) > max(
-                int(v.rsplit("/v", 1)[1]) for v in SUPPORTED_API_VERSIONS
+            # compared as digit strings: "kpictl/v" and 5,000 digits is no int() (ValueError)
+            digits = match.group(1).lstrip("0") or "0"
+            newest = max(int(v.rsplit("/v", 1)[1]) for v in SUPPORTED_API_VERSIONS)
+            newer = len(digits) > len(str(newest)) or (
+                len(digits) == len(str(newest)) and digits > str(newest)
             )
+            if len(value) > 40:
+                value = value[:37] + "..."
             message = f"apiVersion {value} is not one this kpictl reads ({readable})"
             self.error(path, message + ("; upgrade kpictl" if newer else ""))
             return False
-        self.error(path, f"unknown apiVersion {value!r} (expected {API_VERSION})")
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        self.error(path, f"unknown apiVersion {shown!r} (expected {API_VERSION})")
         return True
 
     # -- the catalog --
@@ -363,7 +379,7 @@ class _Check:
             self.error(("version",), f"must be a positive integer, got {describe(value)}")
             return None
         if value > MAX_VERSION:
-            self.error(("version",), f"must be at most {MAX_VERSION}, got {value}")
+            self.error(("version",), f"must be at most {MAX_VERSION}, got {describe(value)}")
             return None
         return value
 

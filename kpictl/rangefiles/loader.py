@@ -4,12 +4,20 @@ parallel)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from kpictl.errors import RangeFileMissing
 from kpictl.rangefiles.checks import load_catalog, load_range_file
-from kpictl.rangefiles.discovery import collect_files, identity, range_file_paths
+from kpictl.rangefiles.discovery import (
+    collect_files,
+    confined,
+    dir_problem,
+    discover,
+    identity,
+    range_file_paths,
+)
 from kpictl.rangefiles.model import Problem, RangeSet
 from kpictl.rangefiles.parallel import PARALLEL_MIN_FILES, load_chunks, load_many
 from kpictl.rangefiles.reading import NotRegularFile, read_bytes
@@ -65,24 +73,40 @@ def validate_paths(paths: Sequence[Path], ranges_dir: Path) -> list[Problem]:
     No paths: the whole ranges dir.
     """
     if not paths:
-        if not ranges_dir.exists():
+        if (what := dir_problem(ranges_dir)) is not None:
             raise RangeFileMissing(
-                f"{ranges_dir}: no such directory",
+                f"{ranges_dir}: {what}",
                 hint="set --ranges or KPICTL_RANGES_DIR, or name the files to check",
             )
         paths = [ranges_dir]
     for path in paths:
-        if not path.exists():
+        if not os.path.lexists(path):
             raise RangeFileMissing(f"{path}: no such file or directory")
-    files = collect_files(paths)
+    layout: list[Problem] = []
+    if len(paths) == 1 and paths[0] is ranges_dir:
+        # the whole ranges dir: what seed --all and diff --all read, and nothing else
+        tree = discover(ranges_dir)
+        layout = tree.problems
+        files = [p for p in (tree.catalog, tree.defaults) if p is not None]
+        files += [path for _slug, path in tree.customers]
+    else:
+        files, layout = collect_files(paths, ranges_dir)
+        for path in paths:  # a ranges dir named: its layout is checked too
+            if path.is_dir() and identity(path) == identity(ranges_dir):
+                known = {p.path for p in layout}
+                layout += [p for p in discover(ranges_dir).errors if p.path not in known]
 
     catalog_path = ranges_dir / CATALOG_FILE
-    if not catalog_path.exists():
+    if not os.path.exists(catalog_path):
         # `kpictl validate some/where/ranges` from elsewhere: that directory's catalog
         given = [p / CATALOG_FILE for p in paths if p.is_dir() and (p / CATALOG_FILE).is_file()]
         if len(given) == 1:
             catalog_path = given[0]
-    catalog, catalog_problems = load_catalog(catalog_path)
+    refused = confined(catalog_path, catalog_path.parent) if catalog_path.exists() else None
+    if refused is not None:
+        catalog, catalog_problems = None, [refused]
+    else:
+        catalog, catalog_problems = load_catalog(catalog_path)
     catalog_key = identity(catalog_path)
     problems: list[Problem] = []
     catalog_reported = False
@@ -98,4 +122,8 @@ def validate_paths(paths: Sequence[Path], ranges_dir: Path) -> list[Problem]:
         problems += found
     if range_paths and not catalog_reported:
         problems[:0] = catalog_problems
-    return problems
+    out: list[Problem] = []
+    for problem in layout + problems:  # a refused catalog is in both
+        if problem not in out:
+            out.append(problem)
+    return out

@@ -102,7 +102,7 @@ def _worker_pool(
         workers,
         mp_context=context,
         initializer=_set_worker_catalog,
-        initargs=(catalog, display, problems_only),
+        initargs=(catalog, display, problems_only, os.getpid()),
     )
     try:
         yield pool
@@ -124,8 +124,62 @@ def _worker_count(files: int) -> int:
 _WORKER: dict[str, Any] = {}
 
 
-def _set_worker_catalog(catalog: Catalog | None, display: bool, problems_only: bool) -> None:
+def _set_worker_catalog(
+    catalog: Catalog | None, display: bool, problems_only: bool, parent: int
+) -> None:
+    _die_with_parent(parent)
     _WORKER.update(catalog=catalog, display=display, problems_only=problems_only)
+
+
+def _die_with_parent(parent: int) -> None:
+    """A worker must not outlive the command that started it: a SIGKILL or SIGTERM to
+    ``kpictl seed`` would otherwise leave its workers blocked for ever under PID 1.
+
+    Ctrl-C reaches every process of the terminal's process group: the workers ignore
+    it (no tracebacks of theirs) and the parent, which handles it, shuts them down.
+    SIGTERM, which the parent turns into an interrupt, is the default again here: the
+    pool's own shutdown may use it. On Linux the kernel kills the worker when the
+    parent dies (PR_SET_PDEATHSIG); elsewhere a thread watches the parent.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if not _set_death_signal():
+        _watch_parent(parent)
+    if os.getppid() != parent:  # the parent died before the death signal was set
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _set_death_signal() -> bool:
+    """Ask Linux to SIGKILL this process when its parent dies; False elsewhere."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent: int) -> None:
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="kpictl-parent-watch", daemon=True).start()
 
 
 _Packed = tuple[tuple[Any, ...] | None, list[Problem]]

@@ -16,6 +16,7 @@ from contextlib import closing
 from pathlib import Path
 
 from kpictl.errors import RangeFilesInvalid, UnknownKpi, UsageError
+from kpictl.rangefiles.discovery import confined
 from kpictl.rangefiles.loader import (
     load_catalog,
     load_chunks,
@@ -62,7 +63,12 @@ class RangeDir:
     def catalog(self) -> tuple[Catalog | None, list[Problem]]:
         """The catalog and its problems (the Catalog is None when it has an error)."""
         if self._catalog is None:
-            self._catalog = load_catalog(self.catalog_path, display=str(self.catalog_path))
+            refused = confined(self.catalog_path, self.path)
+            self._catalog = (
+                (None, [refused])
+                if refused is not None
+                else load_catalog(self.catalog_path, display=str(self.catalog_path))
+            )
         return self._catalog
 
     def require_catalog(self) -> tuple[Catalog, list[Problem]]:
@@ -99,13 +105,20 @@ class RangeDir:
         self, *, customers: Sequence[str] = (), defaults: bool = False, all: bool = False
     ) -> tuple[Selected, list[Problem]]:
         """The selected range files as (scope, path), not read yet, and warnings about
-        ignored files. A named file that does not exist is an error."""
+        ignored files. A named file that does not exist is an error, and so is a file
+        refused (RangeFilesInvalid: a symbolic link leaving the directory, a FIFO, a
+        directory where a file belongs, see :func:`discovery.discover`)."""
         check_selection(customers, defaults, all)
         if all:
-            return range_file_paths(self.path, defaults=True, customers=None)
-        return range_file_paths(
-            self.path, defaults=defaults, customers=list(customers), require=True
-        )
+            selected, problems = range_file_paths(self.path, defaults=True, customers=None)
+        else:
+            selected, problems = range_file_paths(
+                self.path, defaults=defaults, customers=list(customers), require=True
+            )
+        errors = [p for p in problems if p.severity == "error"]
+        if errors:
+            raise RangeFilesInvalid(errors)
+        return selected, problems
 
     # -- the loading pipeline -------------------------------------------------------
 
@@ -151,6 +164,9 @@ class RangeDir:
         path = self.defaults_path
         if not path.exists():
             return {}
+        refused = confined(path, self.path)
+        if refused is not None:
+            raise RangeFilesInvalid([refused])
         catalog, problems = self.catalog()
         rangefile, file_problems = load_range_file(path, catalog, display=str(path))
         errors = [p for p in problems + file_problems if p.severity == "error"]

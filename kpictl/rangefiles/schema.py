@@ -13,11 +13,13 @@ equal to the file name's stem, duplicate keys, alias bombs.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from kpictl.errors import RangeFileMissing, RangeFilesInvalid
+from kpictl.errors import RangeFileMissing, RangeFilesInvalid, UsageError
 from kpictl.rangefiles.loader import load_catalog
 from kpictl.rangefiles.model import BAND_NAMES, SUPPORTED_API_VERSIONS, Catalog, FileKind
 from kpictl.rangefiles.rules import (
@@ -123,15 +125,28 @@ def catalog_of(ranges_dir: Path, *, required: bool) -> Catalog | None:
 
 def write_schemas(directory: Path, schemas: Mapping[FileKind, Mapping[str, Any]]) -> list[Path]:
     """Write each schema to its file in ``directory`` (created if needed); the files changed."""
-    directory.mkdir(parents=True, exist_ok=True)
     changed = []
-    for kind, schema in schemas.items():
-        path = directory / SCHEMA_FILES[kind]
-        text = schema_text(schema)
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
-            changed.append(path)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for kind, schema in schemas.items():
+            path = directory / SCHEMA_FILES[kind]
+            text = schema_text(schema)
+            if _text_of(path) != text:
+                path.write_text(text, encoding="utf-8")
+                changed.append(path)
+    except OSError as exc:  # a device, a file, a name too long, no permission
+        raise UsageError(f"--output-dir {directory}: {exc.strerror or exc}") from None
     return changed
+
+
+def _text_of(path: Path) -> str | None:
+    """A schema file's text; None when there is no readable file."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def stale_schemas(directory: Path, schemas: Mapping[FileKind, Mapping[str, Any]]) -> list[Path]:
@@ -139,7 +154,7 @@ def stale_schemas(directory: Path, schemas: Mapping[FileKind, Mapping[str, Any]]
     stale = []
     for kind, schema in schemas.items():
         path = directory / SCHEMA_FILES[kind]
-        if not path.is_file() or path.read_text(encoding="utf-8") != schema_text(schema):
+        if _text_of(path) != schema_text(schema):
             stale.append(path)
     return stale
 

@@ -15,6 +15,9 @@ from kpictl.errors import InvalidInput
 from kpictl.rangefiles.yamlstrict import StrictYamlError, read_yaml
 from kpictl.scoring.card import InputValue
 
+MAX_VALUES_BYTES = 1_048_576
+"""A ``--values`` file larger than this (1 MiB) is refused, read no further."""
+
 # -- times and KPI names -------------------------------------------------------------
 
 
@@ -60,7 +63,8 @@ def load_values(
     if isinstance(source, Path):
         name = display or str(source)
         try:
-            data = source.read_bytes()
+            with source.open("rb") as handle:
+                data = handle.read(MAX_VALUES_BYTES + 1)
         except OSError as exc:
             raise InvalidInput(f"--values {name}: {exc.strerror or exc}") from None
         is_csv = source.suffix.lower() == ".csv" or (
@@ -68,8 +72,13 @@ def load_values(
         )
     else:
         name = display or "<stdin>"
-        data = source.read()
+        data = source.read(MAX_VALUES_BYTES + 1)
         is_csv = _looks_like_csv(data)
+    if len(data) > MAX_VALUES_BYTES:
+        raise InvalidInput(
+            f"--values {name}: larger than 1 MiB (the limit is {MAX_VALUES_BYTES:,} bytes)",
+            hint="give the values of one customer; 'kpictl observations import' takes many",
+        )
     if is_csv:
         return _values_from_csv(data, name, customer=customer, at=at)
     return _values_from_mapping(data, name)

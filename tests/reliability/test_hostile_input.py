@@ -155,7 +155,8 @@ def test_a_10_mb_csv_line_is_refused(rel, kpictl, db_url, db_snapshot, tmp_path)
     )
     result = kpictl("observations", "import", str(source), expect=2)
     line = rel.assert_one_clean_error(result, 2)
-    assert "huge.csv:2: not valid CSV: field larger than field limit" in line, line
+    # issue 14 §5: a line is bounded (1 MiB) before the CSV reader holds it all
+    assert "huge.csv:2: line is longer than 1,048,576 characters" in line, line
     assert db_snapshot(db_url) == before
 
 
@@ -291,13 +292,24 @@ def test_long_and_odd_option_values(
 
 @pytest.mark.parametrize(
     "name",
-    ["Ακμή 株式会社 🚀", "\u202eevil\u202c", "x" * 100_000, "O'Brien; DROP TABLE customers; --"],
-    ids=["unicode", "bidi-override", "100k", "sql"],
+    ["Ακμή 株式会社 🚀", "x" * 100_000, "O'Brien; DROP TABLE customers; --"],
+    ids=["unicode", "100k", "sql"],
 )
 def test_customer_names_are_stored_as_given(kpictl, name: str) -> None:
     kpictl("customers", "add", "initech", "--name", name)
     customers = json.loads(kpictl("customers", "list", "-o", "json").stdout)
     assert [c["name"] for c in customers if c["slug"] == "initech"] == [name]
+
+
+def test_a_bidi_override_name_is_refused(rel, kpictl, db_url, db_snapshot) -> None:
+    """Issue 14 §4: a right-to-left override makes a name read as another (it was
+    stored as given before)."""
+    kpictl("init")
+    before = db_snapshot(db_url)
+    result = kpictl("customers", "add", "initech", "--name", "\u202eevil\u202c", expect=2)
+    line = rel.assert_one_clean_error(result, 2)
+    assert line == "error: --name must not contain control characters, got '\\u202e'", line
+    assert db_snapshot(db_url) == before
 
 
 # -- display names and odd entries under customers/ -----------------------------------
