@@ -183,24 +183,12 @@ def line_count(path: Path) -> int:
     return len(path.read_text().splitlines())
 
 
-# Over the limit when this test was written; each is strict, so that the day the module
-# is split the mark must go. Do not add to this list: split the module.
-OVERSIZE_TODAY = {
-    "kpictl/rangefiles/checks.py": "601 lines on main at 7c09b1f",
-}
-
-
 @pytest.mark.parametrize(
     "path",
     [
         pytest.param(
             p,
             id=relative(p),
-            marks=(
-                [pytest.mark.xfail(strict=True, reason=OVERSIZE_TODAY[relative(p)])]
-                if relative(p) in OVERSIZE_TODAY
-                else []
-            ),
         )
         for p in source_files()
     ],
