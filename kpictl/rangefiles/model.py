@@ -68,7 +68,7 @@ class KpiRange:
             "risk_max": None if r is None or r.max is None else float(r.max) + 0.0,
             "healthy_min": None if h is None or h.min is None else float(h.min) + 0.0,
             "healthy_max": None if h is None or h.max is None else float(h.max) + 0.0,
-            "weight": float(self.weight),
+            "weight": float(self.weight) + 0.0,  # + 0.0: -0.0 is 0 (one zero)
             "playbook": self.playbook,
         }
 
@@ -132,14 +132,14 @@ class Scoring:
         out: dict[str, Any] = {"model": self.model}
         if self.model == "ranges":
             if self.points is not None:
-                out["points"] = dict(self.points)
+                out["points"] = {k: v + 0.0 for k, v in self.points.items()}
         else:
-            out["intercept"] = self.intercept
-            out["coefficients"] = dict(self.coefficients)
+            out["intercept"] = None if self.intercept is None else self.intercept + 0.0
+            out["coefficients"] = {k: v + 0.0 for k, v in self.coefficients.items()}
             if self.clamp is not None:
-                out["clamp"] = {"min": self.clamp[0], "max": self.clamp[1]}
+                out["clamp"] = {"min": self.clamp[0] + 0.0, "max": self.clamp[1] + 0.0}
         if self.min_coverage is not None:
-            out["min_coverage"] = self.min_coverage
+            out["min_coverage"] = self.min_coverage + 0.0
         return out
 
     @classmethod

@@ -21,6 +21,7 @@ from kpictl.export import range_file_text, yaml_number, yaml_string
 from kpictl.rangefiles import load_catalog, load_range_file
 from kpictl.rangefiles.loader import PLAYBOOK_RE, SCORE_KPI, SLUG_RE
 from kpictl.rangefiles.model import Band, Catalog, KpiRange, RangeFile, Scoring
+from kpictl.rangefiles.rules import name_problem
 from kpictl.rangefiles.yamlstrict import read_yaml
 
 SHIPPED_CATALOG = Path(__file__).resolve().parents[2] / "ranges" / "kpis.yaml"
@@ -93,10 +94,11 @@ def range_files(draw: Any, catalog: Catalog, *, names: Any = None) -> RangeFile:
     slug = None if defaults else draw(st.from_regex(SLUG_RE, fullmatch=True))
     name = None
     if not defaults:
-        # any text but control characters, which range files refuse in a display name
-        display = st.characters(exclude_categories=("Cc",))
+        # any text a range file accepts as a display name: no control or bidi characters,
+        # not invisible only (rangefiles.rules.name_problem, issue 14 §4)
+        display = st.characters(exclude_categories=("Cc", "Cs"))
         strategy = names if names is not None else st.text(display, min_size=1, max_size=30)
-        strategy = strategy.filter(lambda s: s.strip())
+        strategy = strategy.filter(lambda s: s.strip() and name_problem(s) is None)
         name = draw(strategy)
     kpis = draw(st.lists(st.sampled_from(list(catalog.kpis)), unique=True, max_size=10))
     ranges = {k: draw(kpi_ranges(k, catalog)) for k in kpis}
@@ -127,6 +129,9 @@ def exported(file: RangeFile, catalog: Catalog) -> str:
 @settings(max_examples=200, deadline=None)
 @given(file=range_files(CATALOG))
 def test_export_then_load_is_the_identity(file: RangeFile) -> None:
+    # A range file's -0.0 reads as 0 (one zero: SQLite drops the sign, issue 14 §3), so a
+    # model holding -0.0 is none that loading a file gives; as in the database trip below.
+    assume(not any(_negative_zero(x) for x in _numbers(file)))
     text = exported(file, CATALOG)
     loaded, problems = load_range_file(file.path, CATALOG, data=text.encode())
     assert [p for p in problems if p.severity == "error"] == [], text
@@ -249,5 +254,5 @@ def _numbers(file: RangeFile) -> list[float]:
     scoring = file.scoring
     if scoring is not None:
         out += list((scoring.points or {}).values()) + list(scoring.coefficients.values())
-        out += [scoring.intercept or 0.0, *(scoring.clamp or ())]
+        out += [*([] if scoring.intercept is None else [scoring.intercept]), *(scoring.clamp or ())]
     return out
