@@ -54,15 +54,7 @@ __all__ = [
 
 def load_into(rangeset: RangeSet, files: Sequence[tuple[str | None, Path]]) -> None:
     """Load (scope, path) files against the set's catalog, adding files and problems."""
-    loaded = load_many([path for _, path in files], rangeset.catalog)
-    for (scope, _path), (rangefile, found) in zip(files, loaded, strict=True):
-        rangeset.problems += found
-        if rangefile is None:
-            continue
-        if scope is None:
-            rangeset.defaults = rangefile
-        else:
-            rangeset.customers[scope] = rangefile
+    rangeset.add(files, load_many([path for _, path in files], rangeset.catalog))
 
 
 def validate_paths(paths: Sequence[Path], ranges_dir: Path) -> list[Problem]:

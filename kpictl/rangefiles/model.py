@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -264,6 +264,22 @@ class RangeSet:
     defaults: RangeFile | None = None
     customers: dict[str, RangeFile] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+
+    def add(
+        self,
+        selected: Sequence[tuple[str | None, Any]],
+        loaded: Sequence[tuple[RangeFile | None, list[Problem]]],
+    ) -> None:
+        """Fold loaded files into the set: ``selected`` are their (scope, path), scope
+        None for the defaults; ``loaded`` the loader's (file or None, problems), in order."""
+        for (scope, _path), (rangefile, found) in zip(selected, loaded, strict=True):
+            self.problems += found
+            if rangefile is None:
+                continue
+            if scope is None:
+                self.defaults = rangefile
+            else:
+                self.customers[scope] = rangefile
 
     @property
     def errors(self) -> list[Problem]:

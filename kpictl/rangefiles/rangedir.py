@@ -137,15 +137,7 @@ class RangeDir:
         rangeset = RangeSet(catalog=catalog, problems=list(problems))
         if catalog is not None:
             with closing(self.load_chunks([[path for _, path in selected]])) as chunks:
-                loaded = next(chunks, [])
-            for (scope, _path), (rangefile, found) in zip(selected, loaded, strict=True):
-                rangeset.problems += found
-                if rangefile is None:
-                    continue
-                if scope is None:
-                    rangeset.defaults = rangefile
-                else:
-                    rangeset.customers[scope] = rangefile
+                rangeset.add(selected, next(chunks, []))
         if rangeset.errors:
             raise RangeFilesInvalid(rangeset.errors)
         return rangeset
