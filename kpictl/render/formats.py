@@ -4,7 +4,6 @@ as they are."""
 from __future__ import annotations
 
 import json
-import math
 import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -44,6 +43,13 @@ def write_structured(data: Any, output: OutputFormat) -> None:
     sys.stdout.flush()
 
 
+def _key_prefix(key: str) -> str:
+    prefix = f"    {_encode_json_str(key)}: "
+    if len(_KEY_PREFIXES) < 64:  # the field names of a record type: a handful
+        _KEY_PREFIXES[key] = prefix
+    return prefix
+
+
 def write_document(text: str) -> None:
     """A whole document (an exported range file) on stdout, as it is."""
     sys.stdout.write(text)
@@ -66,24 +72,30 @@ def write_json_records(records: Iterable[dict[str, Any]]) -> None:
 _encode_json_str = json.encoder.encode_basestring  # json.dumps' with ensure_ascii=False
 
 
+_KEY_PREFIXES: dict[str, str] = {}  # '    "key": ' of each key seen, encoded once
+
+
 def _json_record(record: dict[str, Any]) -> str:
     """A flat record as an item of an indented JSON list (json.dumps(indent=2))."""
-    parts = []
+    parts: list[str] = []
+    append = parts.append
     for key, value in record.items():
+        prefix = _KEY_PREFIXES.get(key) or _key_prefix(key)
         kind = type(value)
         if value is None:
-            text = "null"
+            append(prefix + "null")
         elif kind is str:
-            text = _encode_json_str(value)
+            append(prefix + _encode_json_str(value))
+        elif kind is float and value - value == 0.0:  # finite (NaN is refused)
+            if value.is_integer() and -1e15 < value < 1e15:
+                append(prefix + int.__repr__(int(value)))
+            else:
+                append(prefix + float.__repr__(value))
         elif kind is int:
-            text = int.__repr__(value)
-        elif kind is float and math.isfinite(value):
-            whole = value.is_integer() and abs(value) < 1e15
-            text = int.__repr__(int(value)) if whole else float.__repr__(value)
-        else:  # anything else (a nested value; NaN is refused): as json.dumps writes it
+            append(prefix + int.__repr__(value))
+        else:  # anything else (a nested value, NaN, a bool): as json_text writes it
             block = json_text(record, indent=2)
             return "  " + block.replace("\n", "\n  ")
-        parts.append(f"    {_encode_json_str(key)}: {text}")
     if not parts:
         return "  {}"
     return "  {\n" + ",\n".join(parts) + "\n  }"

@@ -250,6 +250,7 @@ SUMMARY_COLUMNS = (
 
 def _summary_rows(summaries: Iterable[ScoreSummary]) -> Iterator[tuple[str, ...]]:
     last, text = None, ""  # worst first: customers with one score come together
+    last_cover, cover = None, ""  # and most have the same coverage (1: every KPI)
     for s in summaries:
         if s.score is None:
             score, alerts = "", ""
@@ -257,6 +258,7 @@ def _summary_rows(summaries: Iterable[ScoreSummary]) -> Iterator[tuple[str, ...]
             if s.score != last:
                 last, text = s.score, score_text(s.score)
             score, alerts = text, str(s.alerts)
+        if s.coverage != last_cover:
+            last_cover, cover = s.coverage, coverage_text(s.coverage)
         reason = visible(s.reason) if s.reason else ""
-        cover = coverage_text(s.coverage)
         yield (visible(s.customer), score, s.status or "", cover, s.model or "", alerts, reason)

@@ -85,12 +85,13 @@ def summarize(
     if model.model == "ranges":
         weights: list[float] = []  # of the KPIs counted, in name order
         earned: list[float] = []  # their points
-        known: list[float] = []  # the weights of the KPIs with a value and a range
-        for name, value in sorted(values.items()):
+        known = 0  # KPIs with a value and a range
+        for name in sorted(values):  # name order (sorting the names alone is quicker)
+            value = values[name]
             entry = ranges.get(name)  # never health_score's
             if entry is None or value - value != 0.0:  # no range; nan or ±inf: left out
                 continue
-            known.append(entry[0])
+            known += 1
             status = classify(value, entry)
             if status is not None:
                 if status != "healthy":
@@ -100,12 +101,19 @@ def summarize(
         mean = weighted_mean(weights, earned)
         if mean is None:
             return None
-        cover = coverage(known, model_weight_of(ranges) if model_weight is None else model_weight)
+        if known == len(ranges):
+            # every KPI with a range had a value: all of the model's weight, which is
+            # what coverage() gives then (pinned by the property tests), without summing
+            cover = 1.0
+        else:
+            weight = model_weight_of(ranges) if model_weight is None else model_weight
+            cover = coverage(_known_weights(values, ranges), weight)
         overall = judged(score_status(mean.score, health), cover, model.min_coverage)
         return Summary(customer, "ranges", mean.score, overall, None, alerts, cover)
 
     terms: list[float] = []  # each KPI's term (0.0 without a coefficient)
-    for name, value in sorted(values.items()):
+    for name in sorted(values):
+        value = values[name]
         if value - value != 0.0:  # nan or ±inf: left out
             continue
         entry = ranges.get(name)
@@ -121,6 +129,14 @@ def summarize(
         return None
     overall = score_status(found.score, health)
     return Summary(customer, "regression", found.score, overall, None, alerts, 1.0)
+
+
+def _known_weights(
+    values: Mapping[str, float], ranges: Mapping[str, Sequence[float]]
+) -> list[float]:
+    """The weights of the KPIs with a finite value and a range: the numerator of the
+    coverage."""
+    return [r[0] for k, v in values.items() if v - v == 0.0 and (r := ranges.get(k)) is not None]
 
 
 def model_weight_of(ranges: Mapping[str, Sequence[float]]) -> float:
@@ -146,6 +162,7 @@ class Scoreboard:
         self._statuses = _Labels()
         self._reasons: dict[int, str | None] = {}  # of the customers without a score
         self._by_score: dict[float, array[int]] = {}
+        self._order: array[int] | None = None  # worst first, once asked for
 
     def add(self, customer_id: int, summary: Summary) -> None:
         i = len(self._ids)
@@ -178,13 +195,13 @@ class Scoreboard:
 
     def __iter__(self) -> Iterator[Summary]:
         """Worst first."""
-        for score in sorted(self._by_score):
-            yield from self._in_customer_order(self._by_score[score])
-        yield from self._in_customer_order(self._reasons)
+        summary = self._summary
+        for i in self._worst_first():
+            yield summary(i)
 
     def unscored(self) -> list[Summary]:
         """The customers that could not be scored, by customer."""
-        return list(self._in_customer_order(self._reasons))
+        return [self._summary(i) for i in self._by_customer(self._reasons)]
 
     def under(self, threshold: float) -> list[Summary]:
         """The customers scoring under ``threshold``, worst first."""
@@ -192,7 +209,7 @@ class Scoreboard:
         for score in sorted(self._by_score):
             if not score < threshold:
                 break
-            out.extend(self._in_customer_order(self._by_score[score]))
+            out.extend(map(self._summary, self._by_customer(self._by_score[score])))
         return out
 
     def insufficient(self) -> list[Summary]:
@@ -206,25 +223,36 @@ class Scoreboard:
             if i not in self._reasons:
                 yield self._ids[i], self._summary(i)
 
+    def _worst_first(self) -> array[int]:
+        """The indexes worst first, sorted once and kept (4 bytes a customer) for the
+        passes that follow (a table is laid out in two)."""
+        if self._order is None or len(self._order) != len(self._ids):
+            order = array("I")
+            for score in sorted(self._by_score):
+                order.extend(self._by_customer(self._by_score[score]))
+            order.extend(self._by_customer(self._reasons))
+            self._order = order
+        return self._order
+
     def _slug_bytes(self, i: int) -> bytearray:
         return self._slugs[self._slug_ends[i - 1] if i else 0 : self._slug_ends[i]]
 
-    def _in_customer_order(self, indexes: Collection[int]) -> Iterator[Summary]:
-        order = indexes if len(indexes) < 2 else sorted(indexes, key=self._slug_bytes)
-        for i in order:
-            yield self._summary(i)
+    def _by_customer(self, indexes: Collection[int]) -> Collection[int]:
+        return indexes if len(indexes) < 2 else sorted(indexes, key=self._slug_bytes)
 
     def _summary(self, i: int) -> Summary:
-        scored = i not in self._reasons
+        slug = self._slug_bytes(i).decode()
+        if i in self._reasons:
+            return Summary(slug, self._models.get(i), None, None, self._reasons[i], self._alerts[i])
         cover = self._coverages[i]
         return Summary(
-            self._slug_bytes(i).decode(),
+            slug,
             self._models.get(i),
-            self._scores[i] if scored else None,
-            self._statuses.get(i) if scored else None,
-            None if scored else self._reasons[i],
+            self._scores[i],
+            self._statuses.get(i),
+            None,
             self._alerts[i],
-            None if cover != cover or not scored else cover,
+            None if cover != cover else cover,
         )
 
 
