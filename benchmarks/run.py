@@ -49,7 +49,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from benchmarks.data import Databases
-from benchmarks.harness import Budget
+from benchmarks.harness import Budget, compile_package
 from benchmarks.report import NOTES, QUICK_NOTE, Result, report, rss_summary
 from benchmarks.steps import (
     FULL,
@@ -139,6 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def log(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
+    log(f"kpictl byte-compiled in {compile_package()} (as an install does)")
     work = Path(tempfile.mkdtemp(prefix="kpictl-bench-"))
     dbs = Databases(args.pg) if args.pg else None
     results: list[Result] = []

@@ -16,7 +16,7 @@ from kpictl.cli.context import (
     refuse_together,
 )
 from kpictl.errors import UsageError
-from kpictl.render import OutputFormat, plan_changes, render_seed_changes
+from kpictl.render import OutputFormat
 
 
 def init(ctx: typer.Context) -> None:
@@ -66,6 +66,7 @@ def seed(
         kpictl seed --customer data-center --dry-run
     """
     from kpictl import api
+    from kpictl.render import plan_changes, render_seed_changes
 
     refuse_together(("--all", all_), ("--customer", customer))
     refuse_together(("--all", all_), ("--defaults", defaults))
