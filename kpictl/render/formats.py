@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from kpictl.numbers import json_value
@@ -59,14 +60,40 @@ def write_document(text: str) -> None:
 def write_json_records(records: Iterable[dict[str, Any]]) -> None:
     """A JSON list on stdout, exactly as ``write_structured`` writes it (indent 2, whole
     numbers as integers), one record at a time: 100,000 records are never one string."""
-    write = sys.stdout.write
-    first = True
-    for record in records:
-        write("[\n" if first else ",\n")
-        first = False
-        write(_json_record(record))
-    write("[]\n" if first else "\n]\n")
+    with chunked_stdout() as write:
+        first = True
+        for record in records:
+            write("[\n" if first else ",\n")
+            first = False
+            write(_json_record(record))
+        write("[]\n" if first else "\n]\n")
     sys.stdout.flush()
+
+
+CHUNK_CHARS = 1 << 16
+
+
+@contextmanager
+def chunked_stdout() -> Iterator[Callable[[str], None]]:
+    """A write function for output made of many small pieces (a line a customer): they
+    reach stdout some 64 KiB at a time, not a system call each, which they would be
+    with PYTHONUNBUFFERED set (as CI runners and containers often have it). What is
+    held is written when the block ends normally; after an error, it is dropped."""
+    parts: list[str] = []
+    held = 0
+
+    def write(text: str) -> None:
+        nonlocal held
+        parts.append(text)
+        held += len(text)
+        if held >= CHUNK_CHARS:
+            sys.stdout.write("".join(parts))
+            parts.clear()
+            held = 0
+
+    yield write
+    if parts:
+        sys.stdout.write("".join(parts))
 
 
 _encode_json_str = json.encoder.encode_basestring  # json.dumps' with ensure_ascii=False

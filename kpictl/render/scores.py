@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 from kpictl.numbers import fmt_num, score_text
 from kpictl.render.console import STATUS_STYLE, OutputFormat, Renderer, Segment
 from kpictl.render.csvout import score_rows, write_csv
-from kpictl.render.formats import write_json_records
+from kpictl.render.formats import chunked_stdout, write_json_records
 from kpictl.render.ranges import band_text
 from kpictl.render.table import Cell, Layout, Painter, Row, Styled, key, prose
 from kpictl.render.text import cell_len, visible
@@ -206,34 +207,26 @@ def render_score_summaries(
     # Laid out by the one table style in two passes (the column widths, then the lines),
     # not a Rich table: Rich took 75 s (and 250 MB) to lay out 100,000 customers. This
     # is linear and streams; a row that fits is one ljust-join (Layout.wide_line).
-    widths = [len(c.header) for c in SUMMARY_COLUMNS]
-    reason_words = 0
-    count = 0
-    for cells in _summary_rows(summaries):
-        count += 1
-        ascii_only = "".join(cells).isascii()
-        widths = list(map(max, widths, map(len if ascii_only else cell_len, cells)))
-        if cells[6]:
-            reason_words = max(reason_words, *(cell_len(w) for w in cells[6].split(" ")))
-    if not count:
+    if not len(summaries):
         renderer.info("no customers")
         return
+    widths, reason_words = _summary_widths(summaries)
     longest = [0, 0, 0, 0, 0, 0, reason_words]
     layout = Layout(SUMMARY_COLUMNS, widths, longest, renderer.width)
     paint = Painter(renderer.colour_out)
-    write = sys.stdout.write
-    for line in layout.head(title, paint):
-        write(line + "\n")
-    if layout.mode == "wide":
-        for cells in _summary_rows(summaries):
-            write(paint(layout.wide_line(cells), STATUS_STYLE.get(cells[2])) + "\n")
-    else:
-        rows = (
-            Row(tuple(Styled(c) for c in cells), STATUS_STYLE.get(cells[2]))
-            for cells in _summary_rows(summaries)
-        )
-        for line in layout.rows(rows, paint):
+    with chunked_stdout() as write:
+        for line in layout.head(title, paint):
             write(line + "\n")
+        if layout.mode == "wide":
+            for cells in _summary_rows(summaries):
+                write(paint(layout.wide_line(cells), STATUS_STYLE.get(cells[2])) + "\n")
+        else:
+            rows = (
+                Row(tuple(Styled(c) for c in cells), STATUS_STYLE.get(cells[2]))
+                for cells in _summary_rows(summaries)
+            )
+            for line in layout.rows(rows, paint):
+                write(line + "\n")
     sys.stdout.flush()
 
 
@@ -246,6 +239,43 @@ SUMMARY_COLUMNS = (
     key("alerts"),
     prose("reason"),
 )
+
+
+def _summary_widths(summaries: Scoreboard | Sequence[ScoreSummary]) -> tuple[list[int], int]:
+    """The width of each column of :func:`_summary_rows` (its header's at least) and the
+    longest word of a reason. A board is measured by its distinct values: each cell is a
+    function of one field (the alerts of a customer without a score aside: empty), so
+    the widest distinct value is the widest cell, without a pass over every summary."""
+    widths = [len(c.header) for c in SUMMARY_COLUMNS]
+    cells: Iterable[tuple[int, str]]
+    if isinstance(summaries, Sequence):
+        cells = ((j, c) for row in _summary_rows(summaries) for j, c in enumerate(row))
+    else:
+        seen = summaries.distinct()
+        plain = seen.every_slug.isascii() and seen.every_slug.isprintable()
+        if plain:  # each slug is its own cell, as long as its bytes
+            widths[0] = max(widths[0], seen.longest_slug)
+        cells = itertools.chain(
+            ((0, visible(v)) for v in ([] if plain else summaries.slugs())),
+            ((1, _score_cell(v)) for v in seen.scores),
+            ((2, v or "") for v in seen.statuses),
+            ((3, coverage_text(v)) for v in seen.coverages),
+            ((4, v or "") for v in seen.models),
+            ((5, str(v)) for v in seen.alerts),
+            ((6, visible(v) if v else "") for v in seen.reasons),
+        )
+    reason_words = 0
+    for j, cell in cells:
+        n = cell_len(cell)
+        if n > widths[j]:
+            widths[j] = n
+        if j == 6 and cell:
+            reason_words = max(reason_words, *(cell_len(w) for w in cell.split(" ")))
+    return widths, reason_words
+
+
+def _score_cell(score: float | None) -> str:
+    return "" if score is None else score_text(score)
 
 
 def _summary_rows(summaries: Iterable[ScoreSummary]) -> Iterator[tuple[str, ...]]:

@@ -5,6 +5,7 @@ compact :class:`Scoreboard`, given back worst first. Pure: no I/O."""
 from __future__ import annotations
 
 import math
+import operator
 from array import array
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -223,6 +224,35 @@ class Scoreboard:
             if i not in self._reasons:
                 yield self._ids[i], self._summary(i)
 
+    def distinct(self) -> Distinct:
+        """The distinct values of each field over every summary, as :meth:`__iter__`
+        gives them: what a table needs to size its columns, without a pass over every
+        summary (slugs are each customer's own, so they are given as a whole)."""
+        n = len(self._ids)
+        reasons = self._reasons
+        scored: Collection[int] = (
+            range(n) if not reasons else [i for i in range(n) if i not in reasons]
+        )
+        none = {None} if reasons else set()
+        statuses = {self._statuses.code(i) for i in scored} if reasons else None
+        coverages = {c if c == c else None for c in (self._coverages[i] for i in scored)}
+        starts = [0, *self._slug_ends[:-1]]
+        return Distinct(
+            every_slug=self._slugs.decode(),
+            longest_slug=max(map(operator.sub, self._slug_ends, starts), default=0),
+            scores=[*self._by_score, *none],
+            statuses=[*self._statuses.values(statuses), *none],
+            coverages=[*coverages, *none],
+            models=self._models.values(None),
+            alerts=set(self._alerts) if not reasons else {self._alerts[i] for i in scored},
+            reasons=list(reasons.values()),
+        )
+
+    def slugs(self) -> Iterator[str]:
+        """Every customer's slug, in the order added."""
+        for i in range(len(self._ids)):
+            yield self._slug_bytes(i).decode()
+
     def _worst_first(self) -> array[int]:
         """The indexes worst first, sorted once and kept (4 bytes a customer) for the
         passes that follow (a table is laid out in two)."""
@@ -259,6 +289,21 @@ class Scoreboard:
 _NONE = math.nan
 
 
+@dataclass(frozen=True, slots=True)
+class Distinct:
+    """:meth:`Scoreboard.distinct`: each field's distinct values (None among them when
+    some customer has none there)."""
+
+    every_slug: str  # every slug, run together: to check them all at once
+    longest_slug: int  # in UTF-8 bytes
+    scores: list[float | None]
+    statuses: list[str | None]
+    coverages: list[float | None]
+    models: list[Any]
+    alerts: set[int]  # of the customers with a score
+    reasons: list[str | None]  # of the customers without one
+
+
 class _Labels:
     """A column of a few distinct values (models, statuses): a byte a row (four past
     256 values)."""
@@ -285,3 +330,12 @@ class _Labels:
 
     def get(self, i: int) -> Any:
         return self._values[self._codes[i]]
+
+    def code(self, i: int) -> int:
+        return self._codes[i]
+
+    def values(self, codes: Collection[int] | None) -> list[Any]:
+        """The values of ``codes`` (None: every value added)."""
+        if codes is None:
+            return list(self._values)
+        return [self._values[c] for c in codes]

@@ -282,3 +282,29 @@ def test_read_ahead_gives_every_row_in_order_and_passes_failures_on() -> None:
     reader.close()
     assert result.read < 10
     assert not [t for t in threading.enumerate() if t.name == "kpictl-read-ahead"]
+
+
+table_summaries = st.builds(
+    Summary,
+    st.text(alphabet="ab-z0é漢\x01\u202e", min_size=1, max_size=5),
+    st.sampled_from(["ranges", "regression", "régression"]),
+    st.one_of(st.none(), st.sampled_from([0.0, 12.5, 50.0, 100.0, 1e16, 3.25, 1 / 3])),
+    st.sampled_from(["healthy", "risk", "critical", "unknown", "insufficient_data"]),
+    st.sampled_from([None, "no values", "a reason with long-ish words", "漢字 \x07 bell"]),
+    st.integers(min_value=0, max_value=120),
+    st.one_of(st.none(), st.sampled_from([0.0, 0.25, 1 / 3, 1.0])),
+)
+
+
+@given(st.lists(table_summaries, max_size=30))
+def test_a_board_is_laid_out_as_its_summaries_one_by_one(items) -> None:
+    """score --all sizes its table from the board's distinct values
+    (Scoreboard.distinct); the widths are those of a pass over every row."""
+    from kpictl.render.scores import _summary_widths
+
+    board = Scoreboard()
+    for i, s in enumerate(items):
+        board.add(i, s)
+    if not items:
+        return
+    assert _summary_widths(board) == _summary_widths(list(board))
