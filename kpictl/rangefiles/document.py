@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from kpictl.rangefiles.model import Problem
 from kpictl.rangefiles.rules import name_problem
 from kpictl.rangefiles.wording import close_match, describe, key_text
-from kpictl.rangefiles.yamlstrict import KeyPath
+from kpictl.rangefiles.yamlstrict import KeyPath, line_of
 
 _C = TypeVar("_C", bound="DocumentCheck")
 
@@ -42,12 +42,7 @@ class DocumentCheck:
         return sorted(self.problems, key=lambda p: p.line or 0)
 
     def line(self, path: KeyPath) -> int | None:
-        lines = self.lines
-        while path not in lines:
-            if not path:
-                return None
-            path = path[:-1]
-        return lines[path]
+        return line_of(self.lines, path)
 
     def error(self, path: KeyPath, message: str, *, line: int | None = None) -> None:
         self.problems.append(

@@ -83,6 +83,15 @@ class StrictYamlError(Exception):
         self.line = line
 
 
+def line_of(lines: dict[KeyPath, int], path: KeyPath) -> int | None:
+    """The line of ``path`` in ``lines``, else of its nearest ancestor that has one."""
+    while path not in lines:
+        if not path:
+            return None
+        path = path[:-1]
+    return lines[path]
+
+
 @dataclass(frozen=True, slots=True)
 class YamlIssue:
     """A problem that does not stop reading (a duplicate key): the first value is kept."""
@@ -102,12 +111,7 @@ class Document:
 
     def line(self, path: KeyPath) -> int | None:
         """The line of ``path``, else of its nearest ancestor that has one."""
-        lines = self.lines
-        while path not in lines:
-            if not path:
-                return None
-            path = path[:-1]
-        return lines[path]
+        return line_of(self.lines, path)
 
 
 def resolve_plain(text: str) -> Any:

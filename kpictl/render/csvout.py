@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from kpictl.numbers import fmt_num
@@ -121,23 +121,28 @@ def cell(value: Any, *, raw: bool = False) -> str:
 def write_csv(command: str, rows: Iterable[Mapping[str, Any]], output: OutputFormat) -> None:
     """The command's header, then one line per row (``-o csv-raw``: no neutralising)."""
     from kpictl.render.console import OutputFormat
+    from kpictl.render.formats import chunked_stdout
 
     raw = output == OutputFormat.csv_raw
     header = CSV_HEADERS[command]
-    writer = csv.writer(_Lines(), lineterminator="\r\n")
-    writer.writerow(header)
-    for row in rows:  # keys outside the header are left out: the header is the contract
-        writer.writerow([cell(row.get(name), raw=raw) for name in header])
+    with chunked_stdout() as write:
+        writer = csv.writer(_Lines(write), lineterminator="\r\n")
+        writer.writerow(header)
+        for row in rows:  # keys outside the header are left out: the header is the contract
+            writer.writerow([cell(row.get(name), raw=raw) for name in header])
     sys.stdout.flush()
 
 
 class _Lines:
-    """stdout for the csv module, rows ending in ``\n``. The writer is told ``\r\n`` so
-    that it quotes a cell holding a CR (with ``\n`` alone it would not, and a reader
+    """A writer for the csv module, rows ending in ``\n``. The writer is told ``\r\n``
+    so that it quotes a cell holding a CR (with ``\n`` alone it would not, and a reader
     would take the CR for the end of the row)."""
 
+    def __init__(self, write: Callable[[str], None]) -> None:
+        self._write = write
+
     def write(self, row: str) -> None:
-        sys.stdout.write(row[:-2] + "\n")
+        self._write(row[:-2] + "\n")
 
 
 # -- row builders for records that are not flat ------------------------------------------

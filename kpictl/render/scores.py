@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -187,21 +187,25 @@ def _explain_lines(card: ScoreCard) -> list[Segment]:
 
 def render_score_summaries(
     renderer: Renderer,
-    summaries: Scoreboard | Sequence[ScoreSummary],
+    summaries: Scoreboard,
     output: OutputFormat,
     *,
     title: str,
 ) -> None:
     """``score --all``: one line per customer, worst first.
 
-    Streamed: JSON record by record, the table in two passes (the column widths, then
-    the lines), so nothing is held per customer beyond what ``summaries`` holds.
+    Streamed: JSON and CSV record by record, the table in two passes (the column
+    widths, then the lines), so nothing is held per customer beyond what ``summaries``
+    holds (YAML, one document, is made whole).
     """
     if output == OutputFormat.json:
         write_json_records(s.as_dict() for s in summaries)
         return
+    if output.is_csv:
+        write_csv("score --all", (s.as_dict() for s in summaries), output)
+        return
     if output != OutputFormat.table:
-        renderer.structured([s.as_dict() for s in summaries], output, csv="score --all")
+        renderer.structured([s.as_dict() for s in summaries], output)
         return
 
     # Laid out by the one table style in two passes (the column widths, then the lines),
@@ -241,29 +245,25 @@ SUMMARY_COLUMNS = (
 )
 
 
-def _summary_widths(summaries: Scoreboard | Sequence[ScoreSummary]) -> tuple[list[int], int]:
+def _summary_widths(board: Scoreboard) -> tuple[list[int], int]:
     """The width of each column of :func:`_summary_rows` (its header's at least) and the
-    longest word of a reason. A board is measured by its distinct values: each cell is a
-    function of one field (the alerts of a customer without a score aside: empty), so
-    the widest distinct value is the widest cell, without a pass over every summary."""
+    longest word of a reason, from the board's distinct values: each cell is a function
+    of one field (the alerts of a customer without a score aside: empty), so the widest
+    distinct value is the widest cell, without a pass over every summary."""
     widths = [len(c.header) for c in SUMMARY_COLUMNS]
-    cells: Iterable[tuple[int, str]]
-    if isinstance(summaries, Sequence):
-        cells = ((j, c) for row in _summary_rows(summaries) for j, c in enumerate(row))
-    else:
-        seen = summaries.distinct()
-        plain = seen.every_slug.isascii() and seen.every_slug.isprintable()
-        if plain:  # each slug is its own cell, as long as its bytes
-            widths[0] = max(widths[0], seen.longest_slug)
-        cells = itertools.chain(
-            ((0, visible(v)) for v in ([] if plain else summaries.slugs())),
-            ((1, _score_cell(v)) for v in seen.scores),
-            ((2, v or "") for v in seen.statuses),
-            ((3, coverage_text(v)) for v in seen.coverages),
-            ((4, v or "") for v in seen.models),
-            ((5, str(v)) for v in seen.alerts),
-            ((6, visible(v) if v else "") for v in seen.reasons),
-        )
+    seen = board.distinct()
+    plain = seen.every_slug.isascii() and seen.every_slug.isprintable()
+    if plain:  # each slug is its own cell, as long as its bytes
+        widths[0] = max(widths[0], seen.longest_slug)
+    cells = itertools.chain(
+        ((0, visible(v)) for v in ([] if plain else board.slugs())),
+        ((1, _score_cell(v)) for v in seen.scores),
+        ((2, v or "") for v in seen.statuses),
+        ((3, coverage_text(v)) for v in seen.coverages),
+        ((4, v or "") for v in seen.models),
+        ((5, str(v)) for v in seen.alerts),
+        ((6, visible(v) if v else "") for v in seen.reasons),
+    )
     reason_words = 0
     for j, cell in cells:
         n = cell_len(cell)

@@ -300,11 +300,16 @@ table_summaries = st.builds(
 def test_a_board_is_laid_out_as_its_summaries_one_by_one(items) -> None:
     """score --all sizes its table from the board's distinct values
     (Scoreboard.distinct); the widths are those of a pass over every row."""
-    from kpictl.render.scores import _summary_widths
+    from kpictl.render.scores import SUMMARY_COLUMNS, _summary_rows, _summary_widths
+    from kpictl.render.text import cell_len
 
     board = Scoreboard()
     for i, s in enumerate(items):
         board.add(i, s)
-    if not items:
-        return
-    assert _summary_widths(board) == _summary_widths(list(board))
+    widths = [len(c.header) for c in SUMMARY_COLUMNS]
+    reason_words = 0
+    for cells in _summary_rows(list(board)):  # every row, as the table draws them
+        widths = [max(w, cell_len(c)) for w, c in zip(widths, cells, strict=True)]
+        if cells[6]:
+            reason_words = max(reason_words, *(cell_len(w) for w in cells[6].split(" ")))
+    assert _summary_widths(board) == (widths, reason_words)
