@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from kpictl.numbers import fmt_num
+from kpictl.rangefiles.model import RANGE_COLUMNS
 
 if TYPE_CHECKING:
     from kpictl.isolation import CheckResult
@@ -20,16 +21,6 @@ if TYPE_CHECKING:
     from kpictl.render.console import OutputFormat
     from kpictl.scoring import ScoreCard
 
-RANGE_FIELDS = (
-    "critical_min",
-    "critical_max",
-    "risk_min",
-    "risk_max",
-    "healthy_min",
-    "healthy_max",
-    "weight",
-    "playbook",
-)
 # One row per added, changed or removed row: ``fields`` names the columns that change
 # (space-separated); each column's old and new value follow (empty: none, or unchanged).
 CHANGE_HEADER = (
@@ -37,11 +28,11 @@ CHANGE_HEADER = (
     "kpi_name",
     "action",
     "fields",
-    *(f"{column}_{side}" for column in RANGE_FIELDS for side in ("old", "new")),
+    *(f"{column}_{side}" for column in RANGE_COLUMNS for side in ("old", "new")),
 )
 
 CSV_HEADERS: dict[str, tuple[str, ...]] = {
-    "list": ("customer", "kpi_name", *RANGE_FIELDS, "source"),
+    "list": ("customer", "kpi_name", *RANGE_COLUMNS, "source"),
     "diff": CHANGE_HEADER,
     "diff --against": CHANGE_HEADER,
     "seed": CHANGE_HEADER,
